@@ -1,0 +1,193 @@
+//! A loaded app: the manifest turned into compiled, pre-instantiated components
+//! plus the shared capabilities (stores, Redis connections, variables, routes).
+
+use crate::engine;
+use crate::key_value::{Backend, KeyValueStores, SqliteStore};
+use crate::manifest::{FileMount, Manifest};
+use crate::outbound_hosts::AllowedHosts;
+use crate::redis_outbound::RedisPool;
+use crate::runtime_config::{RuntimeConfig, StoreConfig};
+use crate::state::HostState;
+use crate::trigger::http::routing::Router;
+use crate::variables::{ComponentVariables, Resolver};
+use crate::world::RedisTriggerPre;
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::component::Linker;
+use wasmtime::Engine;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// What `up` needs to know, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub manifest: PathBuf,
+    pub runtime_config: Option<PathBuf>,
+    pub variables: Vec<(String, String)>,
+    /// Where compiled components are cached; None disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// One component, ready to instantiate.
+pub struct ComponentRuntime {
+    pub id: Arc<str>,
+    pub environment: Vec<(String, String)>,
+    pub files: Vec<FileMount>,
+    pub key_value_stores: Vec<String>,
+    pub outbound: AllowedHosts,
+    pub variables: ComponentVariables,
+    /// Set when the component exports `wasi:http/incoming-handler`.
+    pub http: Option<ProxyPre<HostState>>,
+    /// Set when the component exports `fermyon:spin/inbound-redis`.
+    pub redis: Option<RedisTriggerPre<HostState>>,
+}
+
+/// A Redis trigger resolved to a component index and an address.
+#[derive(Debug, Clone)]
+pub struct RedisSubscription {
+    pub address: String,
+    pub channel: String,
+    pub component: usize,
+}
+
+pub struct App {
+    pub engine: Engine,
+    pub components: Vec<ComponentRuntime>,
+    index: HashMap<String, usize>,
+    pub router: Router,
+    pub redis_triggers: Vec<RedisSubscription>,
+    pub key_value: KeyValueStores,
+    pub redis: RedisPool,
+}
+
+impl App {
+    pub fn component_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Loads, validates and pre-instantiates everything `options` names.
+    pub async fn load(options: &LoadOptions) -> Result<Arc<Self>> {
+        let manifest = crate::manifest::load(&options.manifest)?;
+        for w in &manifest.warnings {
+            tracing::warn!("{}: `{w}` is not supported by this host and is ignored", manifest.path.display());
+        }
+        manifest.check_files()?;
+        let app_dir = manifest.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let runtime = RuntimeConfig::load(options.runtime_config.as_deref(), &app_dir)?;
+        for w in &runtime.warnings {
+            tracing::warn!("runtime config: `{w}` is not supported by this host and is ignored");
+        }
+        let resolver = Arc::new(Resolver::new(&manifest, std::env::vars(), &options.variables)?);
+        let key_value = open_stores(&manifest, &runtime).await?;
+
+        let engine = engine::new()?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        engine::add_host_interfaces(&mut linker)?;
+
+        let mut components = Vec::new();
+        let mut index = HashMap::new();
+        for (i, decl) in manifest.components.values().enumerate() {
+            let compiled = engine::compile(&engine, &decl.source, options.cache_dir.as_deref())
+                .with_context(|| format!("component `{}` ({})", decl.id, decl.source.display()))?;
+            let pre = engine::instantiate_pre(&mut linker, &compiled, &decl.id)?;
+            let outbound_entries = decl
+                .allowed_outbound_hosts
+                .iter()
+                .map(|e| resolver.expand(e).map_err(|e| anyhow::anyhow!("{e:?}")))
+                .collect::<Result<Vec<_>>>()
+                .with_context(|| format!("component.{}.allowed_outbound_hosts", decl.id))?;
+            let outbound = AllowedHosts::parse(&outbound_entries)
+                .with_context(|| format!("{}: component.{}", manifest.path.display(), decl.id))?;
+            components.push(ComponentRuntime {
+                id: decl.id.as_str().into(),
+                environment: decl.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                files: decl.files.clone(),
+                key_value_stores: decl.key_value_stores.clone(),
+                outbound,
+                variables: ComponentVariables {
+                    resolver: resolver.clone(),
+                    templates: Arc::new(decl.variables.clone()),
+                },
+                http: ProxyPre::new(pre.clone()).ok(),
+                redis: RedisTriggerPre::new(pre).ok(),
+            });
+            index.insert(decl.id.clone(), i);
+        }
+
+        let router = Router::new(
+            manifest
+                .http_triggers
+                .iter()
+                .filter_map(|t| t.route.clone().map(|r| (r, index[&t.component]))),
+        )?;
+        for t in &manifest.http_triggers {
+            if components[index[&t.component]].http.is_none() {
+                bail!(
+                    "component `{}` has an HTTP trigger but does not export wasi:http/incoming-handler: build it with #[http_component]",
+                    t.component
+                );
+            }
+        }
+        let mut redis_triggers = Vec::new();
+        for t in &manifest.redis_triggers {
+            let component = index[&t.component];
+            if components[component].redis.is_none() {
+                bail!(
+                    "component `{}` has a Redis trigger but does not export fermyon:spin/inbound-redis: build it with #[redis_component]",
+                    t.component
+                );
+            }
+            let address = resolver
+                .expand(t.address.as_deref().unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("Redis trigger address of `{}`: {e:?}", t.component))?;
+            redis_triggers.push(RedisSubscription {
+                address,
+                channel: t.channel.clone(),
+                component,
+            });
+        }
+
+        Ok(Arc::new(App {
+            engine,
+            components,
+            index,
+            router,
+            redis_triggers,
+            key_value,
+            redis: RedisPool::default(),
+        }))
+    }
+}
+
+/// Opens every store the runtime config names and checks each component's labels exist.
+async fn open_stores(manifest: &Manifest, runtime: &RuntimeConfig) -> Result<KeyValueStores> {
+    let mut stores = HashMap::new();
+    for (label, config) in &runtime.key_value_stores {
+        let backend = match config {
+            StoreConfig::Sqlite { path } => Backend::Sqlite(SqliteStore::open(path, label)?),
+            StoreConfig::InMemory => Backend::Sqlite(SqliteStore::in_memory(label)?),
+            StoreConfig::Redis { url } => {
+                let client = redis::Client::open(url.as_str())
+                    .with_context(|| format!("key-value store `{label}`: invalid Redis URL `{url}`"))?;
+                let conn = redis::aio::ConnectionManager::new(client)
+                    .await
+                    .with_context(|| format!("key-value store `{label}`: cannot connect to {url}: is redis-server running?"))?;
+                Backend::Redis(conn)
+            }
+        };
+        stores.insert(label.clone(), backend);
+    }
+    let stores = KeyValueStores::new(stores);
+    for c in manifest.components.values() {
+        for label in &c.key_value_stores {
+            if !stores.contains(label) {
+                bail!(
+                    "component `{}` uses key-value store `{label}`, which is not defined: add [key_value_store.{label}] to the runtime config",
+                    c.id
+                );
+            }
+        }
+    }
+    Ok(stores)
+}

@@ -1,0 +1,283 @@
+//! Key-value stores (`fermyon:spin/key-value@2.0.0`) backed by SQLite (Spin's default)
+//! or Redis, as `runtime-config.toml` says.
+
+use crate::state::HostState;
+use crate::world::fermyon::spin2_0_0::key_value::{Error, Host, HostStore};
+use anyhow::{Context, Result};
+use redis::AsyncCommands;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use wasmtime::component::Resource;
+
+/// A store the guest has opened: a label and the backend behind it.
+pub struct StoreHandle {
+    backend: Backend,
+}
+
+/// Where a store's data lives.
+#[derive(Clone)]
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Redis(redis::aio::ConnectionManager),
+}
+
+/// One labelled store inside a shared SQLite file (Spin's schema: one table, keyed by store and key).
+#[derive(Clone)]
+pub struct SqliteStore {
+    label: Arc<str>,
+    conn: Arc<Mutex<rusqlite::Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and the table.
+    pub fn open(path: &Path, label: &str) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let conn = rusqlite::Connection::open(path)
+            .with_context(|| format!("cannot open SQLite key-value file {}", path.display()))?;
+        Self::init(conn, label)
+    }
+
+    /// An in-memory store, for tests and `path = ":memory:"`.
+    pub fn in_memory(label: &str) -> Result<Self> {
+        Self::init(rusqlite::Connection::open_in_memory()?, label)
+    }
+
+    fn init(conn: rusqlite::Connection, label: &str) -> Result<Self> {
+        // WAL and a busy timeout let several host processes share one file safely.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
+                store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+                PRIMARY KEY (store, key))",
+        )?;
+        Ok(Self {
+            label: label.into(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection off the async threads (SQLite calls block).
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let conn = self.conn.clone();
+        let label = self.label.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn, &label)
+        })
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?
+        .map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+impl Backend {
+    pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, Error> {
+        match self {
+            Backend::Sqlite(s) => {
+                s.with_conn(move |c, store| {
+                    use rusqlite::OptionalExtension;
+                    c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                        .query_row((store, &key), |row| row.get(0))
+                        .optional()
+                })
+                .await
+            }
+            Backend::Redis(r) => r.clone().get(key).await.map_err(other),
+        }
+    }
+
+    pub async fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
+        match self {
+            Backend::Sqlite(s) => {
+                s.with_conn(move |c, store| {
+                    c.prepare_cached(
+                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                    )?
+                    .execute((store, &key, &value))
+                    .map(drop)
+                })
+                .await
+            }
+            Backend::Redis(r) => r.clone().set(key, value).await.map_err(other),
+        }
+    }
+
+    pub async fn delete(&self, key: String) -> Result<(), Error> {
+        match self {
+            Backend::Sqlite(s) => {
+                s.with_conn(move |c, store| {
+                    c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                        .execute((store, &key))
+                        .map(drop)
+                })
+                .await
+            }
+            Backend::Redis(r) => r.clone().del::<_, ()>(key).await.map_err(other),
+        }
+    }
+
+    pub async fn exists(&self, key: String) -> Result<bool, Error> {
+        match self {
+            Backend::Sqlite(s) => {
+                s.with_conn(move |c, store| {
+                    c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                        .exists((store, &key))
+                })
+                .await
+            }
+            Backend::Redis(r) => r.clone().exists(key).await.map_err(other),
+        }
+    }
+
+    pub async fn get_keys(&self) -> Result<Vec<String>, Error> {
+        match self {
+            Backend::Sqlite(s) => {
+                s.with_conn(|c, store| {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key",
+                    )?;
+                    let keys = stmt.query_map([store], |row| row.get(0))?;
+                    keys.collect()
+                })
+                .await
+            }
+            // SCAN, not KEYS, so a large store does not block the server.
+            Backend::Redis(r) => {
+                let mut conn = r.clone();
+                let mut iter: redis::AsyncIter<String> =
+                    conn.scan().await.map_err(other)?;
+                let mut keys = Vec::new();
+                while let Some(key) = futures::StreamExt::next(&mut iter).await {
+                    keys.push(key.map_err(other)?);
+                }
+                keys.sort();
+                Ok(keys)
+            }
+        }
+    }
+}
+
+fn other(e: impl std::fmt::Display) -> Error {
+    Error::Other(e.to_string())
+}
+
+/// The application's configured stores, by label.
+#[derive(Clone, Default)]
+pub struct KeyValueStores {
+    stores: Arc<HashMap<String, Backend>>,
+}
+
+impl KeyValueStores {
+    pub fn new(stores: HashMap<String, Backend>) -> Self {
+        Self {
+            stores: Arc::new(stores),
+        }
+    }
+
+    pub fn contains(&self, label: &str) -> bool {
+        self.stores.contains_key(label)
+    }
+
+    pub fn get(&self, label: &str) -> Option<&Backend> {
+        self.stores.get(label)
+    }
+}
+
+impl Host for HostState {}
+
+impl HostStore for HostState {
+    async fn open(&mut self, label: String) -> Result<Resource<StoreHandle>, Error> {
+        let component = self.component();
+        if !component.key_value_stores.iter().any(|l| *l == label) {
+            return Err(Error::AccessDenied);
+        }
+        let backend = self
+            .app
+            .key_value
+            .get(&label)
+            .cloned()
+            .ok_or(Error::NoSuchStore)?;
+        self.table
+            .push(StoreHandle { backend })
+            .map_err(|_| Error::StoreTableFull)
+    }
+
+    async fn get(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.kv(&store)?.get(key).await
+    }
+
+    async fn set(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Error> {
+        self.kv(&store)?.set(key, value).await
+    }
+
+    async fn delete(&mut self, store: Resource<StoreHandle>, key: String) -> Result<(), Error> {
+        self.kv(&store)?.delete(key).await
+    }
+
+    async fn exists(&mut self, store: Resource<StoreHandle>, key: String) -> Result<bool, Error> {
+        self.kv(&store)?.exists(key).await
+    }
+
+    async fn get_keys(&mut self, store: Resource<StoreHandle>) -> Result<Vec<String>, Error> {
+        self.kv(&store)?.get_keys().await
+    }
+
+    async fn drop(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        Ok(())
+    }
+}
+
+impl HostState {
+    fn kv(&self, store: &Resource<StoreHandle>) -> Result<Backend, Error> {
+        self.table
+            .get(store)
+            .map(|h| h.backend.clone())
+            .map_err(other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_store_roundtrip_and_isolation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        let a = Backend::Sqlite(SqliteStore::open(&path, "a").unwrap());
+        let b = Backend::Sqlite(SqliteStore::open(&path, "b").unwrap());
+        assert_eq!(a.get("k".into()).await.unwrap(), None);
+        a.set("k".into(), b"v1".to_vec()).await.unwrap();
+        a.set("k".into(), b"v2".to_vec()).await.unwrap();
+        a.set("j".into(), vec![]).await.unwrap();
+        assert_eq!(a.get("k".into()).await.unwrap(), Some(b"v2".to_vec()));
+        assert!(a.exists("j".into()).await.unwrap());
+        assert!(!b.exists("k".into()).await.unwrap(), "stores share a file, not keys");
+        assert_eq!(a.get_keys().await.unwrap(), vec!["j", "k"]);
+        a.delete("k".into()).await.unwrap();
+        a.delete("missing".into()).await.unwrap();
+        assert_eq!(a.get_keys().await.unwrap(), vec!["j"]);
+        // Data survives reopening the file.
+        let again = Backend::Sqlite(SqliteStore::open(&path, "a").unwrap());
+        assert!(again.exists("j".into()).await.unwrap());
+    }
+}

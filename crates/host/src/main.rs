@@ -1,0 +1,74 @@
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use spin_lite_host::app::LoadOptions;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A small Spin-compatible host: runs a spin.toml on one machine.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the application (like `spin up`).
+    Up(UpArgs),
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// The manifest, or a directory holding spin.toml.
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    from: PathBuf,
+    /// Address the HTTP trigger listens on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Key-value stores and other runtime settings.
+    #[arg(long)]
+    runtime_config_file: Option<PathBuf>,
+    /// Set an application variable: NAME=VALUE (repeatable).
+    #[arg(long = "variable", value_name = "NAME=VALUE")]
+    variables: Vec<String>,
+    /// Directory for compiled components [default: <app dir>/.spin/cache].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Compile on every start instead of caching.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SPIN_LITE_LOG")
+                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Command::Up(args) = Cli::parse().command;
+    let manifest = if args.from.is_dir() { args.from.join("spin.toml") } else { args.from };
+    let app_dir = manifest.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let mut variables = Vec::new();
+    for v in &args.variables {
+        let Some((name, value)) = v.split_once('=') else {
+            bail!("--variable `{v}`: expected NAME=VALUE");
+        };
+        variables.push((name.trim().to_string(), value.to_string()));
+    }
+    let options = LoadOptions {
+        manifest,
+        runtime_config: args.runtime_config_file,
+        variables,
+        cache_dir: (!args.no_cache).then(|| args.cache_dir.unwrap_or_else(|| app_dir.join(".spin").join("cache"))),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(spin_lite_host::up::run(options, args.listen));
+    if let Err(e) = &result {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}

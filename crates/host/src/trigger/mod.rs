@@ -1,0 +1,4 @@
+//! The triggers that start component instances.
+
+pub mod http;
+pub mod redis;

@@ -1,0 +1,44 @@
+//! `up`: load the app, start its triggers, run until SIGINT/SIGTERM.
+
+use crate::app::{App, LoadOptions};
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+pub async fn run(options: LoadOptions, listen: SocketAddr) -> Result<()> {
+    let started = Instant::now();
+    let app = App::load(&options).await?;
+    let redis_tasks = crate::trigger::redis::start(app.clone()).await?;
+    let has_http = !app.router.is_empty();
+    let server = if has_http {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}: is another server using it? pick one with --listen"))?;
+        println!("Serving http://{listen} ({} components, ready in {} ms)", app.components.len(), started.elapsed().as_millis());
+        println!("Available routes:");
+        for route in app.router.describe() {
+            println!("  {route}");
+        }
+        Some(tokio::spawn(crate::trigger::http::serve(app.clone(), listener, shutdown_signal())))
+    } else {
+        println!("Running {} Redis trigger(s); no HTTP routes", app.redis_triggers.len());
+        None
+    };
+    match server {
+        Some(server) => server.await??,
+        None => shutdown_signal().await,
+    }
+    for task in redis_tasks {
+        task.abort();
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
