@@ -70,15 +70,26 @@ impl App {
     pub async fn load(options: &LoadOptions) -> Result<Arc<Self>> {
         let manifest = crate::manifest::load(&options.manifest)?;
         for w in &manifest.warnings {
-            tracing::warn!("{}: `{w}` is not supported by this host and is ignored", manifest.path.display());
+            tracing::warn!(
+                "{}: `{w}` is not supported by this host and is ignored",
+                manifest.path.display()
+            );
         }
         manifest.check_files()?;
-        let app_dir = manifest.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let app_dir = manifest
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let runtime = RuntimeConfig::load(options.runtime_config.as_deref(), &app_dir)?;
         for w in &runtime.warnings {
             tracing::warn!("runtime config: `{w}` is not supported by this host and is ignored");
         }
-        let resolver = Arc::new(Resolver::new(&manifest, std::env::vars(), &options.variables)?);
+        let resolver = Arc::new(Resolver::new(
+            &manifest,
+            std::env::vars(),
+            &options.variables,
+        )?);
         let key_value = open_stores(&manifest, &runtime).await?;
 
         let engine = engine::new()?;
@@ -101,7 +112,11 @@ impl App {
                 .with_context(|| format!("{}: component.{}", manifest.path.display(), decl.id))?;
             components.push(ComponentRuntime {
                 id: decl.id.as_str().into(),
-                environment: decl.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                environment: decl
+                    .environment
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 files: decl.files.clone(),
                 key_value_stores: decl.key_value_stores.clone(),
                 outbound,
@@ -140,7 +155,9 @@ impl App {
             }
             let address = resolver
                 .expand(t.address.as_deref().unwrap_or_default())
-                .map_err(|e| anyhow::anyhow!("Redis trigger address of `{}`: {e:?}", t.component))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("Redis trigger address of `{}`: {e:?}", t.component)
+                })?;
             redis_triggers.push(RedisSubscription {
                 address,
                 channel: t.channel.clone(),
@@ -168,8 +185,9 @@ async fn open_stores(manifest: &Manifest, runtime: &RuntimeConfig) -> Result<Key
             StoreConfig::Sqlite { path } => Backend::Sqlite(SqliteStore::open(path, label)?),
             StoreConfig::InMemory => Backend::Sqlite(SqliteStore::in_memory(label)?),
             StoreConfig::Redis { url } => {
-                let client = redis::Client::open(url.as_str())
-                    .with_context(|| format!("key-value store `{label}`: invalid Redis URL `{url}`"))?;
+                let client = redis::Client::open(url.as_str()).with_context(|| {
+                    format!("key-value store `{label}`: invalid Redis URL `{url}`")
+                })?;
                 let conn = redis::aio::ConnectionManager::new(client)
                     .await
                     .with_context(|| format!("key-value store `{label}`: cannot connect to {url}: is redis-server running?"))?;

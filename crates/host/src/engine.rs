@@ -47,14 +47,22 @@ pub fn add_host_interfaces(linker: &mut Linker<HostState>) -> Result<()> {
 
 /// Compiles a component, reusing a cached native image when the wasm and engine are unchanged.
 pub fn compile(engine: &Engine, wasm_path: &Path, cache_dir: Option<&Path>) -> Result<Component> {
-    let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read {}", wasm_path.display()))?;
+    let wasm =
+        std::fs::read(wasm_path).with_context(|| format!("cannot read {}", wasm_path.display()))?;
     let Some(cache_dir) = cache_dir else {
         return Ok(Component::new(engine, &wasm)?);
     };
     let mut hasher = Sha256::new();
     hasher.update(&wasm);
-    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut HashWriter(&mut hasher));
-    let key: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    std::hash::Hash::hash(
+        &engine.precompile_compatibility_hash(),
+        &mut HashWriter(&mut hasher),
+    );
+    let key: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let cached = cache_dir.join(format!("{key}.cwasm"));
     if cached.is_file() {
         // SAFETY: the file was written by `Component::serialize` of an engine with the same
@@ -66,7 +74,10 @@ pub fn compile(engine: &Engine, wasm_path: &Path, cache_dir: Option<&Path>) -> R
     }
     let component = Component::new(engine, &wasm)?;
     if let Err(e) = write_cache(&component, cache_dir, &cached) {
-        tracing::warn!("cannot cache compiled component in {}: {e:#}", cache_dir.display());
+        tracing::warn!(
+            "cannot cache compiled component in {}: {e:#}",
+            cache_dir.display()
+        );
     }
     Ok(component)
 }
@@ -92,7 +103,11 @@ impl std::hash::Hasher for HashWriter<'_> {
 }
 
 /// Pre-instantiates; imports this host lacks (say `spin:postgres`) trap when called, with a warning now.
-pub fn instantiate_pre(linker: &mut Linker<HostState>, component: &Component, id: &str) -> Result<InstancePre<HostState>> {
+pub fn instantiate_pre(
+    linker: &mut Linker<HostState>,
+    component: &Component,
+    id: &str,
+) -> Result<InstancePre<HostState>> {
     match linker.instantiate_pre(component) {
         Ok(pre) => Ok(pre),
         Err(first) => {

@@ -84,9 +84,11 @@ impl Backend {
             Backend::Sqlite(s) => {
                 s.with_conn(move |c, store| {
                     use rusqlite::OptionalExtension;
-                    c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
-                        .query_row((store, &key), |row| row.get(0))
-                        .optional()
+                    c.prepare_cached(
+                        "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    )?
+                    .query_row((store, &key), |row| row.get(0))
+                    .optional()
                 })
                 .await
             }
@@ -153,8 +155,7 @@ impl Backend {
             // SCAN, not KEYS, so a large store does not block the server.
             Backend::Redis(r) => {
                 let mut conn = r.clone();
-                let mut iter: redis::AsyncIter<String> =
-                    conn.scan().await.map_err(other)?;
+                let mut iter: redis::AsyncIter<String> = conn.scan().await.map_err(other)?;
                 let mut keys = Vec::new();
                 while let Some(key) = futures::StreamExt::next(&mut iter).await {
                     keys.push(key.map_err(other)?);
@@ -271,7 +272,10 @@ mod tests {
         a.set("j".into(), vec![]).await.unwrap();
         assert_eq!(a.get("k".into()).await.unwrap(), Some(b"v2".to_vec()));
         assert!(a.exists("j".into()).await.unwrap());
-        assert!(!b.exists("k".into()).await.unwrap(), "stores share a file, not keys");
+        assert!(
+            !b.exists("k".into()).await.unwrap(),
+            "stores share a file, not keys"
+        );
         assert_eq!(a.get_keys().await.unwrap(), vec!["j", "k"]);
         a.delete("k".into()).await.unwrap();
         a.delete("missing".into()).await.unwrap();

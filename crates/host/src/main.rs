@@ -49,8 +49,15 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let Command::Up(args) = Cli::parse().command;
-    let manifest = if args.from.is_dir() { args.from.join("spin.toml") } else { args.from };
-    let app_dir = manifest.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let manifest = if args.from.is_dir() {
+        args.from.join("spin.toml")
+    } else {
+        args.from
+    };
+    let app_dir = manifest
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
     let mut variables = Vec::new();
     for v in &args.variables {
         let Some((name, value)) = v.split_once('=') else {
@@ -62,9 +69,14 @@ fn main() -> Result<()> {
         manifest,
         runtime_config: args.runtime_config_file,
         variables,
-        cache_dir: (!args.no_cache).then(|| args.cache_dir.unwrap_or_else(|| app_dir.join(".spin").join("cache"))),
+        cache_dir: (!args.no_cache).then(|| {
+            args.cache_dir
+                .unwrap_or_else(|| app_dir.join(".spin").join("cache"))
+        }),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(spin_lite_host::up::run(options, args.listen));
     if let Err(e) = &result {
         eprintln!("Error: {e:#}");

@@ -192,10 +192,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
     let mut warnings = Vec::new();
     let deserializer = toml::Deserializer::parse(text)
         .map_err(|e| anyhow::anyhow!("{file}: invalid TOML: {e}"))?;
-    let raw: RawManifest = serde_ignored::deserialize(deserializer, |unknown| {
-        warnings.push(unknown.to_string())
-    })
-    .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    let raw: RawManifest =
+        serde_ignored::deserialize(deserializer, |unknown| warnings.push(unknown.to_string()))
+            .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
 
     match raw.spin_manifest_version.as_integer() {
         Some(2) => {}
@@ -236,13 +235,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
                         .take_while(|seg| !seg.contains('*'))
                         .collect();
                     let base = base.join("/");
-                    FileMount { source: dir.join(&base), destination: format!("/{base}") }
+                    FileMount {
+                        source: dir.join(&base),
+                        destination: format!("/{base}"),
+                    }
                 }
-                RawFile::Mapping { source, destination } => FileMount { source: dir.join(source), destination },
+                RawFile::Mapping {
+                    source,
+                    destination,
+                } => FileMount {
+                    source: dir.join(source),
+                    destination,
+                },
             });
         }
         for (var, template) in &rc.variables {
-            check_variable_name(var).with_context(|| format!("{file}: component.{id}.variables.{var}"))?;
+            check_variable_name(var)
+                .with_context(|| format!("{file}: component.{id}.variables.{var}"))?;
             for reference in crate::variables::template_references(template)
                 .with_context(|| format!("{file}: component.{id}.variables.{var}"))?
             {
@@ -298,7 +307,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         if address.is_none() {
             bail!("{file}: trigger.redis[{i}] has no address: set [application.trigger.redis] address or the trigger's own `address`");
         }
-        redis_triggers.push(RedisTrigger { component, channel: t.channel.clone(), address });
+        redis_triggers.push(RedisTrigger {
+            component,
+            channel: t.channel.clone(),
+            address,
+        });
     }
 
     Ok(Manifest {
@@ -338,7 +351,11 @@ impl Manifest {
             }
             for f in &c.files {
                 if !f.source.exists() {
-                    bail!("{file}: component.{}.files: {} does not exist", c.id, f.source.display());
+                    bail!(
+                        "{file}: component.{}.files: {} does not exist",
+                        c.id,
+                        f.source.display()
+                    );
                 }
             }
         }
@@ -401,43 +418,95 @@ source = "/abs/worker.wasm"
         assert_eq!(
             m.http_triggers,
             vec![
-                HttpTrigger { component: "hello".into(), route: Some("/hello/...".into()) },
-                HttpTrigger { component: "internal".into(), route: None },
+                HttpTrigger {
+                    component: "hello".into(),
+                    route: Some("/hello/...".into())
+                },
+                HttpTrigger {
+                    component: "internal".into(),
+                    route: None
+                },
             ]
         );
-        assert_eq!(m.redis_triggers[0].address.as_deref(), Some("redis://127.0.0.1:6379"));
-        assert_eq!(m.redis_triggers[1].address.as_deref(), Some("redis://10.0.0.1:6380"));
+        assert_eq!(
+            m.redis_triggers[0].address.as_deref(),
+            Some("redis://127.0.0.1:6379")
+        );
+        assert_eq!(
+            m.redis_triggers[1].address.as_deref(),
+            Some("redis://10.0.0.1:6380")
+        );
         let hello = &m.components["hello"];
         assert_eq!(hello.source, PathBuf::from("/app/target/hello.wasm"));
-        assert_eq!(hello.files[0], FileMount { source: "/app/static".into(), destination: "/www".into() });
-        assert_eq!(hello.files[1], FileMount { source: "/app/assets".into(), destination: "/assets".into() });
+        assert_eq!(
+            hello.files[0],
+            FileMount {
+                source: "/app/static".into(),
+                destination: "/www".into()
+            }
+        );
+        assert_eq!(
+            hello.files[1],
+            FileMount {
+                source: "/app/assets".into(),
+                destination: "/assets".into()
+            }
+        );
         assert_eq!(hello.environment["MODE"], "test");
         assert_eq!(hello.variables["message"], "{{ greeting }}, world");
-        assert_eq!(m.components["worker"].source, PathBuf::from("/abs/worker.wasm"));
+        assert_eq!(
+            m.components["worker"].source,
+            PathBuf::from("/abs/worker.wasm")
+        );
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);
     }
 
     #[test]
     fn unknown_fields_become_warnings_naming_them() {
-        let text = GOOD.replace("[component.internal]", "[component.internal]\nsqlite_databases = [\"default\"]\nai_models = []");
+        let text = GOOD.replace(
+            "[component.internal]",
+            "[component.internal]\nsqlite_databases = [\"default\"]\nai_models = []",
+        );
         let m = parse_str(&text).unwrap();
-        assert_eq!(m.warnings, vec!["component.internal.ai_models", "component.internal.sqlite_databases"]);
+        assert_eq!(
+            m.warnings,
+            vec![
+                "component.internal.ai_models",
+                "component.internal.sqlite_databases"
+            ]
+        );
     }
 
     #[test]
     fn errors_name_file_field_and_fix() {
         let err = |text: &str| format!("{:#}", parse_str(text).unwrap_err());
-        let e = err(&GOOD.replace("component = \"worker\"\n[[trigger.redis]]", "component = \"wroker\"\n[[trigger.redis]]"));
-        assert!(e.contains("/app/spin.toml") && e.contains("trigger.redis[0].component") && e.contains("wroker"), "{e}");
+        let e = err(&GOOD.replace(
+            "component = \"worker\"\n[[trigger.redis]]",
+            "component = \"wroker\"\n[[trigger.redis]]",
+        ));
+        assert!(
+            e.contains("/app/spin.toml")
+                && e.contains("trigger.redis[0].component")
+                && e.contains("wroker"),
+            "{e}"
+        );
         let e = err("spin_manifest_version = 1\n[application]\nname='x'");
         assert!(e.contains("spin_manifest_version must be 2"), "{e}");
         let e = err("spin_manifest_version = 2\n[application\nname='x'");
         assert!(e.contains("invalid TOML"), "{e}");
         let e = err(&GOOD.replace("{{ greeting }}, world", "{{ nope }}"));
-        assert!(e.contains("component.hello.variables.message") && e.contains("nope"), "{e}");
+        assert!(
+            e.contains("component.hello.variables.message") && e.contains("nope"),
+            "{e}"
+        );
         let e = err(&GOOD.replace("route = \"/hello/...\"", "route = \"hello\""));
         assert!(e.contains("trigger.http[0].route"), "{e}");
-        let e = err(&GOOD.replace("address = \"redis://127.0.0.1:6379\"\n[variables]", "[variables]").replace("[application.trigger.redis]\n", ""));
+        let e = err(&GOOD
+            .replace(
+                "address = \"redis://127.0.0.1:6379\"\n[variables]",
+                "[variables]",
+            )
+            .replace("[application.trigger.redis]\n", ""));
         assert!(e.contains("trigger.redis[0] has no address"), "{e}");
     }
 

@@ -88,7 +88,9 @@ fn parse_entry(entry: &str) -> Result<Allowed> {
         Some((h, "*")) => (h, None),
         Some((h, p)) => match p.parse::<u16>() {
             Ok(p) => (h, Some(p)),
-            Err(_) => bail!("allowed_outbound_hosts entry `{entry}`: port `{p}` is not a number or `*`"),
+            Err(_) => {
+                bail!("allowed_outbound_hosts entry `{entry}`: port `{p}` is not a number or `*`")
+            }
         },
         None => {
             if scheme == "*" {
@@ -130,7 +132,12 @@ mod tests {
 
     #[test]
     fn exact_wildcard_and_default_ports() {
-        let a = allowed(&["https://api.example.com", "redis://*:6379", "http://*.spin.internal", "*://localhost:*"]);
+        let a = allowed(&[
+            "https://api.example.com",
+            "redis://*:6379",
+            "http://*.spin.internal",
+            "*://localhost:*",
+        ]);
         assert!(a.allows("https", "api.example.com", None));
         assert!(a.allows("https", "API.example.com", Some(443)));
         assert!(!a.allows("https", "api.example.com", Some(8443)));
@@ -154,8 +161,16 @@ mod tests {
 
     #[test]
     fn bad_entries_are_rejected_with_a_reason() {
-        for bad in ["example.com", "*://example.com", "https://example.com/path", "http://x:abc", "foo://x"] {
-            let e = AllowedHosts::parse(&[bad.to_string()]).unwrap_err().to_string();
+        for bad in [
+            "example.com",
+            "*://example.com",
+            "https://example.com/path",
+            "http://x:abc",
+            "foo://x",
+        ] {
+            let e = AllowedHosts::parse(&[bad.to_string()])
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(bad), "{e}");
         }
     }

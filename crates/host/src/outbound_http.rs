@@ -7,8 +7,9 @@ use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-type SendFuture =
-    Box<dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)>> + Send>;
+type SendFuture = Box<
+    dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)>> + Send,
+>;
 
 /// The `wasi:http` hooks of one component instance.
 pub struct OutboundHttp {
@@ -73,12 +74,15 @@ impl WasiHttpHooks for OutboundHttp {
         Box::new(async move {
             let response = match destination? {
                 Destination::Network => {
-                    let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+                    let (res, io) =
+                        wasmtime_wasi_http::default_send_request(request, options).await?;
                     let res = res.map(http_body_util::BodyExt::boxed_unsync);
                     return Ok((res, Box::new(io) as IoFuture));
                 }
                 Destination::SelfApp => http_trigger::serve_internal(&app, None, request).await,
-                Destination::Component(i) => http_trigger::serve_internal(&app, Some(i), request).await,
+                Destination::Component(i) => {
+                    http_trigger::serve_internal(&app, Some(i), request).await
+                }
             };
             let response = response.map_err(|e| Error::InternalError(Some(format!("{e:#}"))))?;
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))

@@ -55,9 +55,7 @@ pub fn flatten(value: Value, out: &mut Vec<RedisResult>) {
         Value::BulkString(b) => out.push(RedisResult::Binary(b)),
         Value::SimpleString(s) => out.push(RedisResult::Status(s)),
         Value::Okay => out.push(RedisResult::Status("OK".into())),
-        Value::Array(items) | Value::Set(items) => {
-            items.into_iter().for_each(|v| flatten(v, out))
-        }
+        Value::Array(items) | Value::Set(items) => items.into_iter().for_each(|v| flatten(v, out)),
         Value::Map(pairs) => pairs.into_iter().for_each(|(k, v)| {
             flatten(k, out);
             flatten(v, out);
@@ -126,7 +124,11 @@ impl HostConnection for HostState {
         self.redis(&c)?.incr(key, 1).await.map_err(other)
     }
 
-    async fn del(&mut self, c: Resource<ConnectionHandle>, keys: Vec<String>) -> Result<u32, Error> {
+    async fn del(
+        &mut self,
+        c: Resource<ConnectionHandle>,
+        keys: Vec<String>,
+    ) -> Result<u32, Error> {
         self.redis(&c)?.del(keys).await.map_err(other)
     }
 
@@ -169,10 +171,7 @@ impl HostConnection for HostState {
                 RedisParameter::Binary(b) => cmd.arg(b),
             };
         }
-        let value: Value = cmd
-            .query_async(&mut self.redis(&c)?)
-            .await
-            .map_err(other)?;
+        let value: Value = cmd.query_async(&mut self.redis(&c)?).await.map_err(other)?;
         let mut out = Vec::new();
         flatten(value, &mut out);
         Ok(out)

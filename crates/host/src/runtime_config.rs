@@ -55,7 +55,9 @@ impl RuntimeConfig {
         config
             .key_value_stores
             .entry("default".into())
-            .or_insert_with(|| StoreConfig::Sqlite { path: default_sqlite_path(app_dir) });
+            .or_insert_with(|| StoreConfig::Sqlite {
+                path: default_sqlite_path(app_dir),
+            });
         Ok(config)
     }
 
@@ -63,7 +65,8 @@ impl RuntimeConfig {
         let file = path.display();
         let base = path.parent().unwrap_or(Path::new("."));
         let mut warnings = Vec::new();
-        let de = toml::Deserializer::parse(text).map_err(|e| anyhow::anyhow!("{file}: invalid TOML: {e}"))?;
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| anyhow::anyhow!("{file}: invalid TOML: {e}"))?;
         let raw: Raw = serde_ignored::deserialize(de, |p| warnings.push(p.to_string()))
             .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
         let mut key_value_stores = BTreeMap::new();
@@ -84,7 +87,10 @@ impl RuntimeConfig {
             };
             key_value_stores.insert(label, config);
         }
-        Ok(Self { key_value_stores, warnings })
+        Ok(Self {
+            key_value_stores,
+            warnings,
+        })
     }
 }
 
@@ -97,7 +103,9 @@ mod tests {
         let c = RuntimeConfig::load(None, Path::new("/app")).unwrap();
         assert_eq!(
             c.key_value_stores["default"],
-            StoreConfig::Sqlite { path: "/app/.spin/sqlite_key_value.db".into() }
+            StoreConfig::Sqlite {
+                path: "/app/.spin/sqlite_key_value.db".into()
+            }
         );
     }
 
@@ -117,19 +125,40 @@ path = ":memory:"
 type = "spin"
 "#;
         let c = RuntimeConfig::parse(text, Path::new("/cfg/runtime-config.toml")).unwrap();
-        assert_eq!(c.key_value_stores["default"], StoreConfig::Redis { url: "redis://127.0.0.1:6379".into() });
-        assert_eq!(c.key_value_stores["local"], StoreConfig::Sqlite { path: "/cfg/data/local.db".into() });
+        assert_eq!(
+            c.key_value_stores["default"],
+            StoreConfig::Redis {
+                url: "redis://127.0.0.1:6379".into()
+            }
+        );
+        assert_eq!(
+            c.key_value_stores["local"],
+            StoreConfig::Sqlite {
+                path: "/cfg/data/local.db".into()
+            }
+        );
         assert_eq!(c.key_value_stores["scratch"], StoreConfig::InMemory);
         assert_eq!(c.warnings, vec!["sqlite_database"]);
     }
 
     #[test]
     fn bad_store_types_are_errors() {
-        let e = RuntimeConfig::parse("[key_value_store.x]\ntype = \"azure_cosmos\"", Path::new("rc.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("key_value_store.x.type") && e.contains("azure_cosmos"), "{e}");
-        let e = RuntimeConfig::parse("[key_value_store.x]\ntype = \"redis\"", Path::new("rc.toml")).unwrap_err().to_string();
+        let e = RuntimeConfig::parse(
+            "[key_value_store.x]\ntype = \"azure_cosmos\"",
+            Path::new("rc.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("key_value_store.x.type") && e.contains("azure_cosmos"),
+            "{e}"
+        );
+        let e = RuntimeConfig::parse(
+            "[key_value_store.x]\ntype = \"redis\"",
+            Path::new("rc.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("needs `url"), "{e}");
     }
 }

@@ -13,15 +13,30 @@ pub async fn run(options: LoadOptions, listen: SocketAddr) -> Result<()> {
     let server = if has_http {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {listen}: is another server using it? pick one with --listen"))?;
-        println!("Serving http://{listen} ({} components, ready in {} ms)", app.components.len(), started.elapsed().as_millis());
+            .with_context(|| {
+                format!(
+                    "cannot listen on {listen}: is another server using it? pick one with --listen"
+                )
+            })?;
+        println!(
+            "Serving http://{listen} ({} components, ready in {} ms)",
+            app.components.len(),
+            started.elapsed().as_millis()
+        );
         println!("Available routes:");
         for route in app.router.describe() {
             println!("  {route}");
         }
-        Some(tokio::spawn(crate::trigger::http::serve(app.clone(), listener, shutdown_signal())))
+        Some(tokio::spawn(crate::trigger::http::serve(
+            app.clone(),
+            listener,
+            shutdown_signal(),
+        )))
     } else {
-        println!("Running {} Redis trigger(s); no HTTP routes", app.redis_triggers.len());
+        println!(
+            "Running {} Redis trigger(s); no HTTP routes",
+            app.redis_triggers.len()
+        );
         None
     };
     match server {

@@ -42,7 +42,9 @@ impl Resolver {
         }
         for (name, _) in flags {
             if !manifest.variables.contains_key(name) {
-                tracing::warn!("--variable {name}: the manifest declares no such variable; ignored");
+                tracing::warn!(
+                    "--variable {name}: the manifest declares no such variable; ignored"
+                );
             }
         }
         Ok(Self { values })
@@ -149,13 +151,21 @@ variables = { greet = "{{ a }} and {{b}}!", plain = "text" }
             ("c".to_string(), "c".to_string()),
         ];
         let r = Resolver::new(&manifest(), env, &flags).unwrap();
-        assert_eq!(r.expand("{{a}}/{{ b }}/{{c}}").unwrap(), "from-env/b-flag/c");
+        assert_eq!(
+            r.expand("{{a}}/{{ b }}/{{c}}").unwrap(),
+            "from-env/b-flag/c"
+        );
     }
 
     #[test]
     fn required_without_value_names_the_fix() {
-        let e = Resolver::new(&manifest(), vec![], &[]).unwrap_err().to_string();
-        assert!(e.contains("`c` is required") && e.contains("SPIN_VARIABLE_C"), "{e}");
+        let e = Resolver::new(&manifest(), vec![], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`c` is required") && e.contains("SPIN_VARIABLE_C"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -174,7 +184,10 @@ variables = { greet = "{{ a }} and {{b}}!", plain = "text" }
 
     #[test]
     fn template_references_are_checked() {
-        assert_eq!(template_references("x{{ a }}y{{b_2}}").unwrap(), vec!["a", "b_2"]);
+        assert_eq!(
+            template_references("x{{ a }}y{{b_2}}").unwrap(),
+            vec!["a", "b_2"]
+        );
         assert!(template_references("{{ a").is_err());
         assert!(template_references("{{ A }}").is_err());
     }

@@ -28,18 +28,27 @@ pub async fn start(app: Arc<App>) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     }
     let mut tasks = Vec::new();
     for (address, channels) in plan {
-        let client = redis::Client::open(address.as_str())
-            .with_context(|| format!("Redis trigger address `{address}` is not a valid redis:// URL"))?;
-        let first = subscribe(&client, channels.keys())
-            .await
-            .with_context(|| format!("cannot subscribe at {address}: is redis-server running there?"))?;
+        let client = redis::Client::open(address.as_str()).with_context(|| {
+            format!("Redis trigger address `{address}` is not a valid redis:// URL")
+        })?;
+        let first = subscribe(&client, channels.keys()).await.with_context(|| {
+            format!("cannot subscribe at {address}: is redis-server running there?")
+        })?;
         let mut senders = BTreeMap::new();
         for (channel, components) in channels {
             let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
             senders.insert(channel.clone(), tx);
-            tasks.push(tokio::spawn(channel_worker(app.clone(), channel, components, rx)));
+            tasks.push(tokio::spawn(channel_worker(
+                app.clone(),
+                channel,
+                components,
+                rx,
+            )));
         }
-        tracing::info!("Redis trigger: subscribed at {address} to {:?}", senders.keys().collect::<Vec<_>>());
+        tracing::info!(
+            "Redis trigger: subscribed at {address} to {:?}",
+            senders.keys().collect::<Vec<_>>()
+        );
         tasks.push(tokio::spawn(listen(client, address, first, senders)));
     }
     Ok(tasks)
@@ -79,7 +88,9 @@ async fn listen(
             match subscribe(&client, senders.keys()).await {
                 Ok(p) => break p,
                 Err(e) => {
-                    tracing::warn!("Redis trigger: reconnect to {address} failed ({e}); retrying in {delay:?}");
+                    tracing::warn!(
+                        "Redis trigger: reconnect to {address} failed ({e}); retrying in {delay:?}"
+                    );
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
@@ -89,7 +100,12 @@ async fn listen(
 }
 
 /// Runs the channel's components on each message, one message at a time.
-async fn channel_worker(app: Arc<App>, channel: String, components: Vec<usize>, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+async fn channel_worker(
+    app: Arc<App>,
+    channel: String,
+    components: Vec<usize>,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
     while let Some(payload) = rx.recv().await {
         for &component in &components {
             if let Err(e) = handle(&app, component, &payload).await {
@@ -105,10 +121,12 @@ async fn channel_worker(app: Arc<App>, channel: String, components: Vec<usize>, 
 /// Calls one component's `handle-message` in a fresh instance.
 pub async fn handle(app: &Arc<App>, component: usize, payload: &[u8]) -> Result<()> {
     let runtime = &app.components[component];
-    let pre = runtime
-        .redis
-        .clone()
-        .with_context(|| format!("component `{}` does not export fermyon:spin/inbound-redis", runtime.id))?;
+    let pre = runtime.redis.clone().with_context(|| {
+        format!(
+            "component `{}` does not export fermyon:spin/inbound-redis",
+            runtime.id
+        )
+    })?;
     let mut store = Store::new(&app.engine, HostState::new(app, component)?);
     let instance = pre.instantiate_async(&mut store).await?;
     instance

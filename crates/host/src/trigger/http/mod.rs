@@ -22,7 +22,11 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
 /// Serves the app's public routes on `listener` until `shutdown` resolves, then drains connections.
-pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
@@ -61,7 +65,11 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     Ok(())
 }
 
-async fn handle_public<B>(app: &Arc<App>, req: Request<B>, client: SocketAddr) -> Response<HyperOutgoingBody>
+async fn handle_public<B>(
+    app: &Arc<App>,
+    req: Request<B>,
+    client: SocketAddr,
+) -> Response<HyperOutgoingBody>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<wasmtime_wasi_http::Error>,
@@ -118,20 +126,33 @@ fn internal_route(app: &App, component: usize, path: &str) -> RouteMatch {
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<HyperOutgoingBody> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())).map_err(|e| match e {}).boxed_unsync());
+    let mut resp = Response::new(
+        Full::new(Bytes::from_static(text.as_bytes()))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
     *resp.status_mut() = status;
     resp
 }
 
 /// Adds Spin's `spin-*` headers to a routed request.
-fn add_spin_headers<B>(req: &mut Request<B>, route: &RouteMatch, host: &str, client: Option<SocketAddr>) -> Result<()> {
+fn add_spin_headers<B>(
+    req: &mut Request<B>,
+    route: &RouteMatch,
+    host: &str,
+    client: Option<SocketAddr>,
+) -> Result<()> {
     let full_url = format!(
         "http://{host}{}",
-        req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/")
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
     );
     let mut set = |name: String, value: &str| -> Result<()> {
         let value = HeaderValue::from_str(value).with_context(|| format!("header {name}"))?;
-        req.headers_mut().insert(http::HeaderName::try_from(name)?, value);
+        req.headers_mut()
+            .insert(http::HeaderName::try_from(name)?, value);
         Ok(())
     };
     set("spin-full-url".into(), &full_url)?;
@@ -144,7 +165,10 @@ fn add_spin_headers<B>(req: &mut Request<B>, route: &RouteMatch, host: &str, cli
         set("spin-client-addr".into(), &client.to_string())?;
     }
     for (name, value) in &route.params {
-        set(format!("spin-path-match-{}", name.to_ascii_lowercase()), value)?;
+        set(
+            format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value,
+        )?;
     }
     Ok(())
 }
@@ -162,15 +186,20 @@ where
     B::Error: Into<wasmtime_wasi_http::Error>,
 {
     let component = &app.components[route.component];
-    let proxy_pre = component
-        .http
-        .clone()
-        .ok_or_else(|| anyhow!("component `{}` does not export wasi:http/incoming-handler", component.id))?;
+    let proxy_pre = component.http.clone().ok_or_else(|| {
+        anyhow!(
+            "component `{}` does not export wasi:http/incoming-handler",
+            component.id
+        )
+    })?;
     add_spin_headers(&mut req, &route, host, client)?;
 
     let mut store = Store::new(&app.engine, HostState::new(app, route.component)?);
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+    let incoming = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, req)?;
     let out = store.data_mut().http().new_response_outparam(sender)?;
     let id = component.id.clone();
     // The guest may keep streaming the body after it has sent the head, so it runs in its own task.

@@ -45,7 +45,11 @@ impl Route {
         };
         let mut segments = Vec::new();
         let mut wildcard = false;
-        let parts: Vec<&str> = if path.is_empty() { vec![] } else { path.split('/').collect() };
+        let parts: Vec<&str> = if path.is_empty() {
+            vec![]
+        } else {
+            path.split('/').collect()
+        };
         for (i, part) in parts.iter().enumerate() {
             if *part == "..." {
                 if i + 1 != parts.len() {
@@ -97,8 +101,14 @@ impl Route {
 
     fn matches(&self, path: &str) -> Option<(String, Vec<(String, String)>)> {
         let rest = path.strip_prefix('/')?;
-        let parts: Vec<&str> = if rest.is_empty() { vec![] } else { rest.split('/').collect() };
-        if parts.len() < self.segments.len() || (!self.wildcard && parts.len() != self.segments.len()) {
+        let parts: Vec<&str> = if rest.is_empty() {
+            vec![]
+        } else {
+            rest.split('/').collect()
+        };
+        if parts.len() < self.segments.len()
+            || (!self.wildcard && parts.len() != self.segments.len())
+        {
             return None;
         }
         let mut params = Vec::new();
@@ -111,7 +121,11 @@ impl Route {
             }
             fixed_len += 1 + part.len();
         }
-        let path_info = if self.wildcard { path[fixed_len..].to_string() } else { String::new() };
+        let path_info = if self.wildcard {
+            path[fixed_len..].to_string()
+        } else {
+            String::new()
+        };
         Some((path_info, params))
     }
 }
@@ -128,7 +142,10 @@ impl Router {
         let mut parsed: Vec<(Route, usize)> = Vec::new();
         for (raw, component) in routes {
             let route = Route::parse(&raw)?;
-            if parsed.iter().any(|(r, _)| r.segments == route.segments && r.wildcard == route.wildcard) {
+            if parsed
+                .iter()
+                .any(|(r, _)| r.segments == route.segments && r.wildcard == route.wildcard)
+            {
                 tracing::warn!("route `{raw}` is declared twice; the first trigger keeps it");
                 continue;
             }
@@ -145,7 +162,11 @@ impl Router {
             Some(RouteMatch {
                 component: *component,
                 raw_route: route.raw.clone(),
-                component_route: route.raw.strip_suffix("/...").unwrap_or(&route.raw).to_string(),
+                component_route: route
+                    .raw
+                    .strip_suffix("/...")
+                    .unwrap_or(&route.raw)
+                    .to_string(),
                 path_info,
                 params,
             })
@@ -158,12 +179,18 @@ impl Router {
 
     /// `route -> component index` lines, most specific first.
     pub fn describe(&self) -> Vec<String> {
-        self.routes.iter().map(|(r, c)| format!("{} -> #{c}", r.raw)).collect()
+        self.routes
+            .iter()
+            .map(|(r, c)| format!("{} -> #{c}", r.raw))
+            .collect()
     }
 
     /// The first route that sends to `component`, if it has a public one.
     pub fn route_of(&self, component: usize) -> Option<&Route> {
-        self.routes.iter().find(|(_, c)| *c == component).map(|(r, _)| r)
+        self.routes
+            .iter()
+            .find(|(_, c)| *c == component)
+            .map(|(r, _)| r)
     }
 }
 
@@ -199,7 +226,10 @@ mod tests {
     fn most_specific_route_wins() {
         assert_eq!(hit("/orders").0, 2);
         assert_eq!(hit("/orders/special").0, 5);
-        assert_eq!(hit("/orders/42"), (3, String::new(), vec![("id".into(), "42".into())]));
+        assert_eq!(
+            hit("/orders/42"),
+            (3, String::new(), vec![("id".into(), "42".into())])
+        );
         assert_eq!(hit("/orders/42/pickup").0, 4);
         assert_eq!(hit("/orders/42/other").0, 0, "falls back to the catch-all");
         assert_eq!(hit("/").0, 7);
@@ -210,7 +240,10 @@ mod tests {
     fn wildcard_path_info() {
         assert_eq!(hit("/static"), (1, String::new(), vec![]));
         assert_eq!(hit("/static/"), (1, "/".into(), vec![]));
-        assert_eq!(hit("/static/css/site.css"), (1, "/css/site.css".into(), vec![]));
+        assert_eq!(
+            hit("/static/css/site.css"),
+            (1, "/css/site.css".into(), vec![])
+        );
         assert_eq!(
             hit("/users/ann/files/a/b"),
             (6, "/a/b".into(), vec![("user".into(), "ann".into())])

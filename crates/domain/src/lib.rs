@@ -1,0 +1,16 @@
+//! The coffee shop's domain, as plain Rust that builds natively and for wasm32-wasip2.
+//!
+//! The shared types come from `wit/coffeeshop.wit` (see [`types`]) and are re-exported here.
+
+pub mod catalog;
+pub mod clock;
+pub mod events;
+pub mod item_type;
+pub mod order;
+pub mod order_request;
+pub mod pricing;
+pub mod problem;
+pub mod state;
+pub mod types;
+
+pub use types::*;

@@ -1,0 +1,478 @@
+//! The host from the outside: real `spin-lite` processes serving purpose-built spin-sdk 5.x
+//! components, a real `redis-server` on a free loopback port, real HTTP.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use test_support::{get, http, Host, Redis};
+
+fn wasm_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        test_support::build_wasm(&["http-probe", "redis-probe"]).expect("build test components")
+    })
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_spin-lite"))
+}
+
+/// A manifest with the probes wired to routes and channels; `extra` is appended.
+fn write_app(dir: &Path, redis: &Redis, extra: &str) -> PathBuf {
+    let wasm = wasm_dir();
+    std::fs::create_dir_all(dir.join("static")).unwrap();
+    std::fs::write(dir.join("static/hello.txt"), "hello from a file").unwrap();
+    let manifest = format!(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "probe-app"
+[application.trigger.redis]
+address = "{redis_url}"
+
+[variables]
+greeting = {{ default = "hello" }}
+who = {{ default = "world" }}
+redis_address = {{ default = "{redis_url}" }}
+
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+[[trigger.http]]
+route = "/items/:id/parts/:part"
+component = "probe"
+[[trigger.http]]
+route = "/exact"
+component = "probe"
+[[trigger.http]]
+route = {{ private = true }}
+component = "hidden"
+[[trigger.http]]
+route = "/denied/..."
+component = "denied"
+
+[[trigger.redis]]
+channel = "fast"
+component = "recorder"
+[[trigger.redis]]
+channel = "slow"
+component = "slow-recorder"
+
+[component.probe]
+source = "{wasm}/http_probe.wasm"
+files = [{{ source = "static", destination = "/static" }}]
+environment = {{ PROBE_MODE = "test" }}
+key_value_stores = ["default", "shared"]
+allowed_outbound_hosts = ["http://self", "http://hidden.spin.internal", "redis://127.0.0.1:{redis_port}", "http://127.0.0.1:*"]
+variables = {{ message = "{{{{ greeting }}}}, {{{{ who }}}}!" }}
+
+[component.hidden]
+source = "{wasm}/http_probe.wasm"
+
+[component.denied]
+source = "{wasm}/http_probe.wasm"
+allowed_outbound_hosts = ["https://example.com"]
+
+[component.recorder]
+source = "{wasm}/redis_probe.wasm"
+allowed_outbound_hosts = ["redis://127.0.0.1:{redis_port}"]
+variables = {{ redis_address = "{{{{ redis_address }}}}", record_list = "fast-received" }}
+
+[component.slow-recorder]
+source = "{wasm}/redis_probe.wasm"
+allowed_outbound_hosts = ["redis://127.0.0.1:{redis_port}"]
+variables = {{ redis_address = "{{{{ redis_address }}}}", record_list = "slow-received" }}
+{extra}
+"#,
+        redis_url = redis.url(),
+        redis_port = redis.port,
+        wasm = wasm.display(),
+    );
+    let path = dir.join("spin.toml");
+    std::fs::write(&path, manifest).unwrap();
+    let rc = format!(
+        "[key_value_store.shared]\ntype = \"redis\"\nurl = \"{}\"\n",
+        redis.url()
+    );
+    std::fs::write(dir.join("runtime-config.toml"), rc).unwrap();
+    path
+}
+
+struct Running {
+    host: Host,
+    redis: Redis,
+    _dir: tempfile::TempDir,
+}
+
+fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+    let redis = Redis::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_app(dir.path(), &redis, "");
+    let mut all_args = vec![
+        "--runtime-config-file".to_string(),
+        dir.path().join("runtime-config.toml").display().to_string(),
+    ];
+    all_args.extend(args.iter().map(|s| s.to_string()));
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let host = Host::start(&bin(), &manifest, &all_args, &env).unwrap();
+    Running {
+        host,
+        redis,
+        _dir: dir,
+    }
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn routes_and_spin_headers_follow_spin() {
+    let app = start(&[], &[]);
+    let r = get(&app.host.url("/probe/headers/a?x=1")).unwrap();
+    assert_eq!(r.status, 200);
+    let h = &r.json()["headers"];
+    assert_eq!(
+        h["spin-full-url"],
+        format!("http://{}/probe/headers/a?x=1", app.host.addr)
+    );
+    assert_eq!(h["spin-path-info"], "/headers/a");
+    assert_eq!(h["spin-matched-route"], "/probe/...");
+    assert_eq!(h["spin-raw-component-route"], "/probe/...");
+    assert_eq!(h["spin-component-route"], "/probe");
+    assert_eq!(h["spin-base-path"], "/");
+    assert!(h["spin-client-addr"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+
+    let r = get(&app.host.url("/items/42/parts/wheel")).unwrap();
+    let h = &r.json()["headers"];
+    assert_eq!(h["spin-path-match-id"], "42");
+    assert_eq!(h["spin-path-match-part"], "wheel");
+    assert_eq!(h["spin-path-info"], "");
+
+    assert_eq!(get(&app.host.url("/exact")).unwrap().status, 200);
+    assert_eq!(get(&app.host.url("/exact/more")).unwrap().status, 404);
+    assert_eq!(get(&app.host.url("/nowhere")).unwrap().status, 404);
+    // A private component has no public route.
+    assert_eq!(get(&app.host.url("/hidden")).unwrap().status, 404);
+    // A guest that traps is a 500, and the host keeps serving.
+    assert_eq!(get(&app.host.url("/probe/trap")).unwrap().status, 500);
+    assert_eq!(get(&app.host.url("/probe/status/418")).unwrap().status, 418);
+}
+
+#[test]
+fn request_and_response_bodies_stream_through() {
+    let app = start(&[], &[]);
+    let big: Vec<u8> = (0..2_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let r = http("POST", &app.host.url("/probe/echo"), &[], Some(&big)).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), big.len());
+    assert_eq!(r.body.as_bytes(), &big[..]);
+}
+
+#[test]
+fn key_value_sqlite_default_and_redis_store_with_allow_list() {
+    let app = start(&[], &[]);
+    let put = |store: &str, key: &str, value: &str| {
+        http(
+            "PUT",
+            &app.host.url(&format!("/probe/kv/{store}/{key}")),
+            &[],
+            Some(value.as_bytes()),
+        )
+        .unwrap()
+    };
+    put("default", "k1", "v1");
+    put("default", "k2", "v2");
+    let r = get(&app.host.url("/probe/kv/default/k1")).unwrap().json();
+    assert_eq!(r["value"], "v1");
+    assert_eq!(r["exists"], true);
+    assert_eq!(
+        get(&app.host.url("/probe/kv/default/")).unwrap().json()["keys"],
+        serde_json::json!(["k1", "k2"])
+    );
+    http("DELETE", &app.host.url("/probe/kv/default/k1"), &[], None).unwrap();
+    assert_eq!(
+        get(&app.host.url("/probe/kv/default/k1")).unwrap().json()["exists"],
+        false
+    );
+    // The default store is SQLite under the app's .spin/ directory, as in Spin.
+    assert!(app._dir.path().join(".spin/sqlite_key_value.db").is_file());
+
+    put("shared", "order", "42");
+    assert_eq!(
+        app.redis.command(&["GET", "order"]).unwrap(),
+        "42",
+        "the redis store writes to Redis"
+    );
+    assert_eq!(
+        get(&app.host.url("/probe/kv/shared/order")).unwrap().json()["value"],
+        "42"
+    );
+
+    // Not in the component's key_value_stores: access denied; the private component has none.
+    let denied = get(&app.host.url("/probe/kv/other/x")).unwrap().json();
+    assert!(
+        denied["error"].as_str().unwrap().contains("AccessDenied"),
+        "{denied}"
+    );
+}
+
+#[test]
+fn variables_resolve_env_then_flag_then_default() {
+    let app = start(
+        &[
+            "--variable",
+            "who=flag",
+            "--variable",
+            "greeting=flag-greeting",
+        ],
+        &[("SPIN_VARIABLE_GREETING", "hey")],
+    );
+    assert_eq!(
+        get(&app.host.url("/probe/var/message")).unwrap().json()["value"],
+        "hey, flag!"
+    );
+    let undefined = get(&app.host.url("/probe/var/greeting")).unwrap().json();
+    assert!(
+        undefined["error"].as_str().unwrap().contains("Undefined"),
+        "{undefined}"
+    );
+    assert_eq!(
+        get(&app.host.url("/probe/env/PROBE_MODE")).unwrap().json()["value"],
+        "test"
+    );
+    assert_eq!(
+        get(&app.host.url("/probe/file/static/hello.txt"))
+            .unwrap()
+            .json()["content"],
+        "hello from a file"
+    );
+}
+
+#[test]
+fn outbound_http_self_internal_network_and_denied() {
+    let app = start(&[], &[]);
+    let via_self = get(&app.host.url("/probe/outbound?url=http://self/exact"))
+        .unwrap()
+        .json();
+    assert_eq!(via_self["status"], 200, "{via_self}");
+    assert!(via_self["body"]
+        .as_str()
+        .unwrap()
+        .contains("spin-matched-route"));
+    let internal = get(&app
+        .host
+        .url("/probe/outbound?url=http://hidden.spin.internal/var/x"))
+    .unwrap()
+    .json();
+    assert_eq!(internal["status"], 200, "{internal}");
+    let network = get(&app.host.url(&format!(
+        "/probe/outbound?url=http://{}/exact",
+        app.host.addr
+    )))
+    .unwrap()
+    .json();
+    assert_eq!(network["status"], 200, "{network}");
+    let denied = get(&app.host.url("/denied/outbound?url=http://self/exact"))
+        .unwrap()
+        .json();
+    assert!(
+        denied["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("denied"),
+        "{denied}"
+    );
+    assert!(app
+        .host
+        .output()
+        .contains("may not send a request to http://self"));
+}
+
+#[test]
+fn outbound_redis_commands_and_flattened_execute() {
+    let app = start(&[], &[]);
+    let q = format!("?address={}", app.redis.url());
+    let op = |name: &str, body: &str| {
+        http(
+            "POST",
+            &app.host.url(&format!("/probe/redis/{name}{q}")),
+            &[],
+            Some(body.as_bytes()),
+        )
+        .unwrap()
+        .json()
+    };
+    assert_eq!(op("set", "greeting hi")["ok"], serde_json::Value::Null);
+    assert_eq!(op("get", "greeting")["ok"], "hi");
+    assert_eq!(op("incr", "n")["ok"], 1);
+    assert_eq!(op("incr", "n")["ok"], 2);
+    assert!(
+        op("incr", "greeting")["error"].as_str().is_some(),
+        "INCR on text is an error"
+    );
+    assert_eq!(op("sadd", "s a b c")["ok"], 3);
+    assert_eq!(op("srem", "s b")["ok"], 1);
+    assert_eq!(op("smembers", "s")["ok"], serde_json::json!(["a", "c"]));
+    assert_eq!(op("del", "n s")["ok"], 2);
+    op("execute", "RPUSH l x y");
+    let flat = op("execute", "LRANGE l 0 -1");
+    assert_eq!(
+        flat["ok"],
+        serde_json::json!([{ "binary": "x" }, { "binary": "y" }])
+    );
+    let status = op("execute", "SET k v");
+    assert_eq!(status["ok"], serde_json::json!([{ "status": "OK" }]));
+    // A publish reaches real subscribers (the recorder on `fast`).
+    op("publish", "fast via-publish");
+    wait_until("published message recorded", || {
+        app.redis
+            .command(&["LRANGE", "fast-received", "0", "-1"])
+            .unwrap()
+            .contains("via-publish")
+    });
+    // An address outside allowed_outbound_hosts is refused.
+    let denied = http(
+        "POST",
+        &app.host.url("/probe/redis/get?address=redis://127.0.0.1:1"),
+        &[],
+        Some(b"x"),
+    )
+    .unwrap()
+    .json();
+    assert!(denied["error"].as_str().is_some(), "{denied}");
+}
+
+#[test]
+fn redis_trigger_channels_run_independently_and_reconnect() {
+    let app = start(&[], &[]);
+    let publish = |channel: &str, msg: &str| app.redis.command(&["PUBLISH", channel, msg]).unwrap();
+    // A slow handler on one channel must not hold up another channel.
+    publish("slow", "sleep:2000");
+    let sent = Instant::now();
+    publish("fast", "one");
+    wait_until("fast message", || {
+        app.redis
+            .command(&["LRANGE", "fast-received", "0", "-1"])
+            .unwrap()
+            .contains("one")
+    });
+    assert!(
+        sent.elapsed() < Duration::from_millis(1500),
+        "fast channel waited {:?}",
+        sent.elapsed()
+    );
+    wait_until("slow message", || {
+        app.redis
+            .command(&["LRANGE", "slow-received", "0", "-1"])
+            .unwrap()
+            .contains("sleep:2000")
+    });
+    // Messages on one channel are handled in order; a failing one is logged and skipped.
+    for m in ["a", "fail", "b", "c"] {
+        publish("fast", m);
+    }
+    wait_until("ordered messages", || {
+        app.redis
+            .command(&["LRANGE", "fast-received", "0", "-1"])
+            .unwrap()
+            == "[one,a,b,c]"
+    });
+    assert!(app
+        .host
+        .output()
+        .contains("component `recorder` failed on a `fast` message"));
+    // Guest output is prefixed with the component id.
+    assert!(
+        app.host.output().contains("[recorder] got a"),
+        "{}",
+        app.host.output()
+    );
+
+    // Drop every client connection: the trigger reconnects by itself.
+    app.redis
+        .command(&["CLIENT", "KILL", "TYPE", "pubsub"])
+        .unwrap();
+    wait_until("reconnect", || app.host.output().contains("reconnected"));
+    wait_until("resubscribed", || {
+        app.redis
+            .command(&["PUBSUB", "NUMSUB", "fast"])
+            .unwrap()
+            .ends_with(":1]")
+    });
+    publish("fast", "after");
+    wait_until("message after reconnect", || {
+        app.redis
+            .command(&["LRANGE", "fast-received", "0", "-1"])
+            .unwrap()
+            .contains("after")
+    });
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let mut app = start(&[], &[]);
+    assert_eq!(get(&app.host.url("/exact")).unwrap().status, 200);
+    let status = app.host.terminate().unwrap();
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        app.host.output()
+    );
+}
+
+fn start_error(manifest_text: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(&manifest, manifest_text).unwrap();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    match Host::start(&bin(), &manifest, &args, &[]) {
+        Ok(_) => panic!("the host started with a bad app"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn start_up_errors_name_the_problem() {
+    let wasm = wasm_dir().join("http_probe.wasm");
+    let e = start_error("spin_manifest_version = 2\n[application]\nname = \"x\"\n[component.a]\nsource = \"missing.wasm\"\n", &[]);
+    assert!(
+        e.contains("component.a.source")
+            && e.contains("missing.wasm")
+            && e.contains("build it first"),
+        "{e}"
+    );
+    let e = start_error("spin_manifest_version = 2\n[application\n", &[]);
+    assert!(e.contains("invalid TOML"), "{e}");
+    let e = start_error(
+        &format!("spin_manifest_version = 2\n[application]\nname = \"x\"\n[variables]\ntoken = {{ required = true }}\n[component.a]\nsource = \"{}\"\n", wasm.display()),
+        &[],
+    );
+    assert!(e.contains("`token` is required"), "{e}");
+    let port = test_support::free_port();
+    let e = start_error(
+        &format!(
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.redis]]\naddress = \"redis://127.0.0.1:{port}\"\nchannel = \"c\"\ncomponent = \"a\"\n[component.a]\nsource = \"{}\"\n",
+            wasm_dir().join("redis_probe.wasm").display()
+        ),
+        &[],
+    );
+    assert!(
+        e.contains("cannot subscribe") && e.contains("redis-server running"),
+        "{e}"
+    );
+}

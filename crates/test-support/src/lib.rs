@@ -1,0 +1,320 @@
+//! Real processes for tests, never mocks: a `redis-server` on a free loopback port, the
+//! spin-lite host serving a manifest, and the wasm builds they need. Every process is
+//! killed when its guard drops.
+
+use anyhow::{bail, Context, Result};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The workspace root (where the top Cargo.toml lives).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .nth(2)
+        .expect("crates/test-support is two levels down")
+        .to_path_buf()
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Builds wasm packages of this workspace (release, wasm32-wasip2) and returns the target dir.
+pub fn build_wasm(packages: &[&str]) -> Result<PathBuf> {
+    let root = workspace_root();
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(&root)
+        .args(["build", "--release", "--target", "wasm32-wasip2"]);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd
+        .status()
+        .context("running cargo build for wasm32-wasip2")?;
+    if !status.success() {
+        bail!("building {packages:?} for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    Ok(target.join("wasm32-wasip2").join("release"))
+}
+
+fn wait_for_port(addr: SocketAddr, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("nothing listened on {addr} within {timeout:?}")
+}
+
+/// A private `redis-server` on 127.0.0.1, killed on drop.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Redis {
+    pub fn start() -> Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Starts with extra `redis-server` arguments (e.g. `["--appendonly", "yes"]`).
+    pub fn start_with(extra: &[&str]) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port();
+        let child = Self::spawn(port, dir.path(), extra)?;
+        let redis = Self { child, port, dir };
+        wait_for_port(redis.addr(), Duration::from_secs(10))?;
+        Ok(redis)
+    }
+
+    fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Result<Child> {
+        Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .context("cannot start redis-server: install it (apt-get install redis-server)")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends one command over RESP and returns the raw reply (enough for tests).
+    pub fn command(&self, args: &[&str]) -> Result<String> {
+        let mut stream = TcpStream::connect(self.addr())?;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        stream.write_all(req.as_bytes())?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut reader = BufReader::new(stream);
+        read_reply(&mut reader)
+    }
+}
+
+fn read_reply(reader: &mut impl BufRead) -> Result<String> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let line = line.trim_end().to_string();
+    let (kind, rest) = line.split_at(1);
+    Ok(match kind {
+        "+" | "-" | ":" => line,
+        "$" => {
+            let n: i64 = rest.parse()?;
+            if n < 0 {
+                return Ok("(nil)".into());
+            }
+            let mut buf = vec![0; n as usize + 2];
+            reader.read_exact(&mut buf)?;
+            String::from_utf8_lossy(&buf[..n as usize]).to_string()
+        }
+        "*" => {
+            let n: i64 = rest.parse()?;
+            let items: Vec<String> = (0..n.max(0))
+                .map(|_| read_reply(reader))
+                .collect::<Result<_>>()?;
+            format!("[{}]", items.join(","))
+        }
+        _ => bail!("unexpected reply {line}"),
+    })
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running host process, killed on drop; its output is kept for assertions.
+pub struct Host {
+    child: Child,
+    pub addr: SocketAddr,
+    output: Arc<Mutex<String>>,
+}
+
+impl Host {
+    /// Starts `spin-lite up` with `args` after `-f <manifest> --listen <free port>`,
+    /// and waits until it serves (or fails to start).
+    pub fn start(
+        bin: &Path,
+        manifest: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<Self> {
+        let port = free_port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut child = Command::new(bin)
+            .arg("up")
+            .arg("-f")
+            .arg(manifest)
+            .args(["--listen", &addr.to_string()])
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let output = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if std::env::var_os("SHOW_HOST_OUTPUT").is_some() {
+                        eprintln!("host| {line}");
+                    }
+                    output.lock().unwrap().push_str(&(line + "\n"));
+                }
+            });
+        }
+        let mut host = Self {
+            child,
+            addr,
+            output,
+        };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = host.child.try_wait()? {
+                bail!(
+                    "host exited with {status} before serving:\n{}",
+                    host.output()
+                );
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Ok(host);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("host did not serve within 60 s:\n{}", host.output())
+    }
+
+    /// Everything the host printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> Result<std::process::ExitStatus> {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
+        Ok(self.child.wait()?)
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs a command to completion and returns (exit success, combined output).
+pub fn run_to_end(cmd: &mut Command) -> Result<(bool, String)> {
+    let out = cmd.output()?;
+    let mut text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.success(), text))
+}
+
+/// A response as tests look at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends a request; 4xx and 5xx are replies too, not errors.
+pub fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Reply> {
+    let mut req = ureq::request(method, url).timeout(Duration::from_secs(30));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => bail!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_string())))
+        .collect();
+    let body = resp.into_string()?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+pub fn get(url: &str) -> Result<Reply> {
+    http("GET", url, &[], None)
+}
