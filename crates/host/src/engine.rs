@@ -42,6 +42,10 @@ pub fn add_host_interfaces(linker: &mut Linker<HostState>) -> Result<()> {
     spin::key_value::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
     spin::redis::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
     spin::variables::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
+    use crate::world::wasi::keyvalue as wasi_kv;
+    wasi_kv::store::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
+    wasi_kv::atomics::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
+    wasi_kv::batch::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
     Ok(())
 }
 

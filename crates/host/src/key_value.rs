@@ -64,13 +64,13 @@ impl SqliteStore {
     /// Runs `f` on the connection off the async threads (SQLite calls block).
     async fn with_conn<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
         let conn = self.conn.clone();
         let label = self.label.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&conn, &label)
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn, &label)
         })
         .await
         .map_err(|e| Error::Other(e.to_string()))?
@@ -163,6 +163,100 @@ impl Backend {
                 keys.sort();
                 Ok(keys)
             }
+        }
+    }
+}
+
+/// Redis side of compare-and-swap: set only if the value is still what was read.
+const REDIS_CAS: &str = r"
+local current = redis.call('GET', KEYS[1])
+if (ARGV[1] == '0' and current == false) or (ARGV[1] == '1' and current == ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[3])
+  return 1
+end
+return 0";
+
+impl Backend {
+    /// Writes `value` only if the key still holds `expected` (None: still absent).
+    pub async fn compare_and_swap(
+        &self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> Result<bool, Error> {
+        match self {
+            Backend::Sqlite(s) => {
+                s.with_conn(move |c, store| {
+                    use rusqlite::OptionalExtension;
+                    // IMMEDIATE takes the write lock first, so other processes cannot interleave.
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let current: Option<Vec<u8>> = tx
+                        .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                        .query_row((store, &key), |row| row.get(0))
+                        .optional()?;
+                    if current != expected {
+                        return Ok(false);
+                    }
+                    tx.prepare_cached(
+                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                    )?
+                    .execute((store, &key, &value))?;
+                    tx.commit()?;
+                    Ok(true)
+                })
+                .await
+            }
+            Backend::Redis(r) => {
+                let (present, old) = match expected {
+                    Some(v) => ("1", v),
+                    None => ("0", Vec::new()),
+                };
+                let swapped: i64 = redis::Script::new(REDIS_CAS)
+                    .key(key)
+                    .arg(present)
+                    .arg(old)
+                    .arg(value)
+                    .invoke_async(&mut r.clone())
+                    .await
+                    .map_err(other)?;
+                Ok(swapped == 1)
+            }
+        }
+    }
+
+    /// Adds `delta` to a decimal integer value (absent counts as 0), atomically.
+    pub async fn increment(&self, key: String, delta: i64) -> Result<i64, Error> {
+        match self {
+            Backend::Sqlite(s) => {
+                s.with_conn(move |c, store| {
+                    use rusqlite::OptionalExtension;
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let current: Option<Vec<u8>> = tx
+                        .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                        .query_row((store, &key), |row| row.get(0))
+                        .optional()?;
+                    let current = match current {
+                        None => 0,
+                        Some(bytes) => std::str::from_utf8(&bytes)
+                            .ok()
+                            .and_then(|t| t.parse::<i64>().ok())
+                            .ok_or_else(|| rusqlite::Error::InvalidParameterName(format!("value of `{key}` is not an integer")))?,
+                    };
+                    let next = current.checked_add(delta).ok_or_else(|| {
+                        rusqlite::Error::InvalidParameterName(format!("`{key}` would overflow"))
+                    })?;
+                    tx.prepare_cached(
+                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                    )?
+                    .execute((store, &key, next.to_string().into_bytes()))?;
+                    tx.commit()?;
+                    Ok(next)
+                })
+                .await
+            }
+            Backend::Redis(r) => r.clone().incr(key, delta).await.map_err(other),
         }
     }
 }
@@ -280,6 +374,20 @@ mod tests {
         a.delete("k".into()).await.unwrap();
         a.delete("missing".into()).await.unwrap();
         assert_eq!(a.get_keys().await.unwrap(), vec!["j"]);
+        // Compare-and-swap succeeds only against the value it read.
+        assert!(a.compare_and_swap("c".into(), None, b"1".to_vec()).await.unwrap());
+        assert!(!a.compare_and_swap("c".into(), None, b"2".to_vec()).await.unwrap());
+        assert!(a.compare_and_swap("c".into(), Some(b"1".to_vec()), b"2".to_vec()).await.unwrap());
+        assert_eq!(a.get("c".into()).await.unwrap(), Some(b"2".to_vec()));
+        assert_eq!(a.increment("n".into(), 5).await.unwrap(), 5);
+        assert_eq!(a.increment("n".into(), -2).await.unwrap(), 3);
+        assert!(a.increment("c2".into(), 0).await.is_ok());
+        a.set("text".into(), b"abc".to_vec()).await.unwrap();
+        assert!(a.increment("text".into(), 1).await.is_err());
+        a.delete("c".into()).await.unwrap();
+        a.delete("c2".into()).await.unwrap();
+        a.delete("n".into()).await.unwrap();
+        a.delete("text".into()).await.unwrap();
         // Data survives reopening the file.
         let again = Backend::Sqlite(SqliteStore::open(&path, "a").unwrap());
         assert!(again.exists("j".into()).await.unwrap());

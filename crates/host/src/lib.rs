@@ -18,4 +18,5 @@ pub mod state;
 pub mod trigger;
 pub mod up;
 pub mod variables;
+pub mod wasi_keyvalue;
 pub mod world;

@@ -206,15 +206,13 @@ mod tests {
         ]);
         let mut out = Vec::new();
         flatten(v, &mut out);
-        assert_eq!(
-            out,
-            vec![
-                RedisResult::Int64(1),
-                RedisResult::Binary(b"a".to_vec()),
-                RedisResult::Nil,
-                RedisResult::Status("OK".into()),
-                RedisResult::Status("QUEUED".into()),
-            ]
-        );
+        let expected = vec![
+            RedisResult::Int64(1),
+            RedisResult::Binary(b"a".to_vec()),
+            RedisResult::Nil,
+            RedisResult::Status("OK".into()),
+            RedisResult::Status("QUEUED".into()),
+        ];
+        assert_eq!(format!("{out:?}"), format!("{expected:?}"));
     }
 }

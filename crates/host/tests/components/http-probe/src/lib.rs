@@ -33,6 +33,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             eprintln!("to stderr");
             json!({ "logged": true })
         }
+        ["wkv", op, key] => wasi_key_value(op, key),
         ["outbound"] => outbound(&query).await,
         ["redis", op] => redis(op, &query, req.body()),
         ["echo"] => return Ok(Response::new(200, req.body().to_vec())),
@@ -141,5 +142,35 @@ fn redis(op: &str, query: &str, body: &[u8]) -> Value {
     match result {
         Ok(v) => json!({ "ok": v }),
         Err(e) => json!({ "error": format!("{e:?}") }),
+    }
+}
+
+/// `wasi:keyvalue`: `add` is a compare-and-swap retry loop, `incr` the atomic increment.
+fn wasi_key_value(op: &str, key: &str) -> Value {
+    use spin_sdk::wit::wasi::keyvalue::{atomics, store};
+    let bucket = match store::open("default") {
+        Ok(b) => b,
+        Err(e) => return json!({ "error": format!("{e:?}") }),
+    };
+    match op {
+        "get" => json!({ "value": bucket.get(key).ok().flatten().map(|v| String::from_utf8_lossy(&v).to_string()) }),
+        "incr" => json!({ "value": atomics::increment(&bucket, key, 1).ok() }),
+        "add" => {
+            let mut cas = atomics::Cas::new(&bucket, key).expect("cas");
+            for attempt in 1..=1000 {
+                let current: i64 = cas
+                    .current()
+                    .expect("current")
+                    .map(|v| String::from_utf8_lossy(&v).parse().unwrap_or(0))
+                    .unwrap_or(0);
+                match atomics::swap(cas, (current + 1).to_string().as_bytes()) {
+                    Ok(()) => return json!({ "value": current + 1, "attempts": attempt }),
+                    Err(atomics::CasError::CasFailed(again)) => cas = again,
+                    Err(e) => return json!({ "error": format!("{e:?}") }),
+                }
+            }
+            json!({ "error": "gave up" })
+        }
+        _ => json!({ "error": "unknown op" }),
     }
 }
