@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::order::{lines_at, new_id};
 use crate::{
-    LineStatus, Order, PlacedData, PlacedEvent, PlacedItem, Station, UpdatedData, UpdatedEvent,
-    UpdatedItem,
+    LineStatus, NotificationData, NotificationEvent, Order, PlacedData, PlacedEvent, PlacedItem,
+    Station, Ticket, UpdatedData, UpdatedEvent, UpdatedItem,
 };
 
 pub const BARISTA_ORDER_PLACED: &str = "barista_order_placed";
@@ -114,6 +114,34 @@ pub fn updated_event(
         occurred_at: now.to_owned(),
         traceparent: traceparent.map(str::to_owned),
         data: UpdatedData { items },
+    }
+}
+
+/// A notification about `order`'s latest step (`event` names the timeline entry).
+pub fn notification(order: &Order, event: &str, detail: &str, now: &str) -> NotificationEvent {
+    NotificationEvent {
+        id: new_id(),
+        type_: NOTIFICATIONS.to_owned(),
+        order_id: order.id.clone(),
+        occurred_at: now.to_owned(),
+        traceparent: None,
+        data: NotificationData {
+            event: event.to_owned(),
+            status: order.order_status,
+            detail: detail.to_owned(),
+        },
+    }
+}
+
+/// A station ticket's report for an updated event.
+pub fn ticket_item(ticket: &Ticket) -> UpdatedItem {
+    UpdatedItem {
+        line_id: ticket.line_id.clone(),
+        item_type: ticket.item_type,
+        status: ticket.status,
+        made_by: ticket.made_by.clone(),
+        time_in: ticket.time_in.clone(),
+        time_up: ticket.time_up.clone(),
     }
 }
 

@@ -1,0 +1,99 @@
+//! GET /v1/api/fulfillment-orders: all orders, newest first, `?status=`, `?page=`, `?pageSize=`.
+
+use domain::order::OrderView;
+use domain::problem::{FieldError, Problem};
+use domain::{Order, OrderStatus};
+use platform::store::Store;
+use platform::{orders, web};
+use serde::Serialize;
+use spin_sdk::http::{Request, Response};
+
+const DEFAULT_PAGE_SIZE: usize = 20;
+const MAX_PAGE_SIZE: usize = 100;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Page<'a> {
+    orders: Vec<OrderView<'a>>,
+    page: usize,
+    page_size: usize,
+    total: usize,
+}
+
+fn number(
+    req: &Request,
+    name: &str,
+    default: usize,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> usize {
+    match web::query_param(req, name) {
+        None => default,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    format!("?{name}"),
+                    format!("must be a whole number from 1 to {max}"),
+                ));
+                default
+            }
+        },
+    }
+}
+
+pub fn list(req: &Request) -> anyhow::Result<Response> {
+    let mut errors = Vec::new();
+    let page = number(req, "page", 1, usize::MAX, &mut errors);
+    let page_size = number(
+        req,
+        "pageSize",
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+        &mut errors,
+    );
+    let status = match web::query_param(req, "status") {
+        None => None,
+        Some(s) => match OrderStatus::from_wire_name(&s) {
+            Some(st) => Some(st),
+            None => {
+                errors.push(FieldError::new(
+                    "?status",
+                    format!(
+                        "unknown status `{s}`; allowed: {}",
+                        OrderStatus::WIRE_NAMES.join(", ")
+                    ),
+                ));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Ok(web::problem(&Problem::invalid_fields(errors)));
+    }
+    let store = Store::open()?;
+    let keys = store.keys(orders::PREFIX)?;
+    let mut all: Vec<Order> = store.get_many(&keys)?;
+    all.retain(|o| status.is_none_or(|s| o.order_status == s));
+    all.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let total = all.len();
+    let shown = all
+        .iter()
+        .skip((page - 1).saturating_mul(page_size))
+        .take(page_size)
+        .map(OrderView)
+        .collect();
+    Ok(web::json(
+        200,
+        &Page {
+            orders: shown,
+            page,
+            page_size,
+            total,
+        },
+    ))
+}

@@ -1,0 +1,11 @@
+//! What every coffeeshop component needs from Spin, written once: HTTP answers and request
+//! checks (`web`), key-value storage with compare-and-swap (`store`), events on Redis
+//! (`bus`) and application variables (`settings`). Components stay thin adapters around
+//! the `domain` crate.
+
+pub mod bus;
+pub mod orders;
+pub mod settings;
+pub mod stations;
+pub mod store;
+pub mod web;

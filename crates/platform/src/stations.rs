@@ -1,0 +1,121 @@
+//! Station queues (barista, kitchen) in the key-value store, shared by the station worker
+//! (which accepts placed items) and the station API (where staff complete them).
+
+use crate::store::{Change, Store};
+use domain::{clock, events, LineStatus, PlacedEvent, Station, Ticket};
+
+/// The station this component instance serves (`station` variable: "barista" or "kitchen").
+pub fn current() -> anyhow::Result<Station> {
+    let name = spin_sdk::variables::get("station")?;
+    match name.as_str() {
+        "barista" => Ok(Station::Barista),
+        "kitchen" => Ok(Station::Kitchen),
+        other => anyhow::bail!("variable `station` is `{other}`; expected barista or kitchen"),
+    }
+}
+
+pub fn name(station: Station) -> &'static str {
+    match station {
+        Station::Barista => "barista",
+        Station::Kitchen => "kitchen",
+    }
+}
+
+fn prefix(station: Station) -> String {
+    format!("queue:{}:", name(station))
+}
+
+fn key(station: Station, line_id: &str) -> String {
+    format!("{}{line_id}", prefix(station))
+}
+
+/// Puts a placed event's lines on the queue (once per line, however often the event
+/// arrives) and returns each line's ticket as it now stands.
+pub fn accept(store: &Store, station: Station, event: &PlacedEvent) -> anyhow::Result<Vec<Ticket>> {
+    let now = clock::now_rfc3339();
+    let mut tickets = Vec::new();
+    for item in &event.data.items {
+        let fresh = Ticket {
+            order_id: event.order_id.clone(),
+            line_id: item.line_id.clone(),
+            item_type: item.item_type,
+            quantity: item.quantity,
+            status: LineStatus::InProgress,
+            made_by: name(station).to_owned(),
+            time_in: now.clone(),
+            time_up: None,
+        };
+        let stored = store
+            .update(
+                &key(station, &item.line_id),
+                |current: Option<Ticket>| match current {
+                    None => Change::Write(fresh.clone()),
+                    Some(_) => Change::<Ticket, ()>::Keep,
+                },
+            )?
+            .ok()
+            .flatten();
+        tickets.extend(stored);
+    }
+    Ok(tickets)
+}
+
+/// Why a completion did not happen.
+pub enum NotCompleted {
+    UnknownLine,
+    AlreadyCompleted,
+}
+
+/// Marks a ticket FULFILLED (staff pressed "complete", or auto-fulfil).
+pub fn complete(
+    store: &Store,
+    station: Station,
+    line_id: &str,
+) -> anyhow::Result<Result<Ticket, NotCompleted>> {
+    let now = clock::now_rfc3339();
+    let outcome = store.update(
+        &key(station, line_id),
+        |current: Option<Ticket>| match current {
+            None => Change::Fail(NotCompleted::UnknownLine),
+            Some(t) if t.status != LineStatus::InProgress => {
+                Change::Fail(NotCompleted::AlreadyCompleted)
+            }
+            Some(mut t) => {
+                t.status = LineStatus::Fulfilled;
+                t.time_up = Some(now.clone());
+                Change::Write(t)
+            }
+        },
+    )?;
+    Ok(outcome.map(|t| t.expect("a written ticket exists")))
+}
+
+/// Tickets still being prepared, oldest first.
+pub fn pending(store: &Store, station: Station) -> anyhow::Result<Vec<Ticket>> {
+    let keys = store.keys(&prefix(station))?;
+    let mut tickets: Vec<Ticket> = store.get_many(&keys)?;
+    tickets.retain(|t| t.status == LineStatus::InProgress);
+    tickets.sort_by(|a, b| {
+        a.time_in
+            .cmp(&b.time_in)
+            .then_with(|| a.line_id.cmp(&b.line_id))
+    });
+    Ok(tickets)
+}
+
+/// Tells the counter how these tickets stand (one `*_order_updated` per order).
+pub fn report(station: Station, tickets: &[Ticket]) -> anyhow::Result<()> {
+    let now = clock::now_rfc3339();
+    let mut by_order: Vec<(&str, Vec<domain::UpdatedItem>)> = Vec::new();
+    for t in tickets {
+        match by_order.iter_mut().find(|(id, _)| *id == t.order_id) {
+            Some((_, items)) => items.push(events::ticket_item(t)),
+            None => by_order.push((&t.order_id, vec![events::ticket_item(t)])),
+        }
+    }
+    for (order_id, items) in by_order {
+        let event = events::updated_event(order_id, station, items, &now, None);
+        crate::bus::publish(&event.type_, &event)?;
+    }
+    Ok(())
+}
