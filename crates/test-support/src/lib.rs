@@ -126,6 +126,9 @@ fn read_reply(reader: &mut impl BufRead) -> Result<String> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let line = line.trim_end().to_string();
+    if line.is_empty() {
+        bail!("connection closed");
+    }
     let (kind, rest) = line.split_at(1);
     Ok(match kind {
         "+" | "-" | ":" => line,
@@ -317,4 +320,54 @@ pub fn http(
 
 pub fn get(url: &str) -> Result<Reply> {
     http("GET", url, &[], None)
+}
+
+/// Messages seen on Redis channels by a raw SUBSCRIBE connection (to prove what was, or
+/// was not, published).
+pub struct Subscription {
+    messages: Arc<Mutex<Vec<(String, String)>>>,
+    stream: TcpStream,
+}
+
+impl Redis {
+    /// Subscribes to `channels` and records every message from now on.
+    pub fn subscribe(&self, channels: &[&str]) -> Result<Subscription> {
+        let mut stream = TcpStream::connect(self.addr())?;
+        let mut req = format!("*{}\r\n$9\r\nSUBSCRIBE\r\n", channels.len() + 1);
+        for c in channels {
+            req.push_str(&format!("${}\r\n{c}\r\n", c.len()));
+        }
+        stream.write_all(req.as_bytes())?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        for _ in channels {
+            read_reply(&mut reader)?; // the subscribe confirmations
+        }
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let sink = messages.clone();
+        std::thread::spawn(move || {
+            while let Ok(reply) = read_reply(&mut reader) {
+                // "[message,<channel>,<payload>]"
+                if let Some(rest) = reply.strip_prefix("[message,") {
+                    if let Some((channel, payload)) = rest.trim_end_matches(']').split_once(',') {
+                        sink.lock()
+                            .unwrap()
+                            .push((channel.to_string(), payload.to_string()));
+                    }
+                }
+            }
+        });
+        Ok(Subscription { messages, stream })
+    }
+}
+
+impl Subscription {
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
 }

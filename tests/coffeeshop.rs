@@ -1,0 +1,610 @@
+//! The coffee shop end to end: orders go through the barista and the kitchen to READY and
+//! FULFILLED over real Redis pub/sub, on the project's host, with real HTTP.
+
+use coffeeshop_tests::{order_request, timeline_events, Shop, Storage};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use test_support::http;
+
+const READY_WITHIN: Duration = Duration::from_secs(15);
+
+#[test]
+fn catalog_routes_at_current_and_older_paths() {
+    let shop = Shop::start(&[], Storage::Sqlite);
+    let all = shop.get("/v1/api/item-types");
+    assert_eq!(all.status, 200);
+    let all = all.json();
+    assert_eq!(all.as_array().unwrap().len(), 10);
+    assert_eq!(
+        all[1],
+        json!({ "itemType": 1, "name": "COFFEE_BLACK", "price": 3.0, "priceCents": 300,
+                "image": "img/COFFEE_BLACK.png", "station": "barista" })
+    );
+    assert_eq!(all[7]["priceCents"], 325);
+    assert_eq!(all[7]["station"], "kitchen");
+    assert_eq!(shop.get("/v1-get-item-types").json(), all);
+    let some = shop.get("/v1/api/items-by-types/1,7").json();
+    assert_eq!(
+        some.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["itemType"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 7]
+    );
+    assert_eq!(shop.get("/v1-get-items-by-types/1,7").json(), some);
+    let unknown = shop.get("/v1/api/items-by-types/1,42");
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        unknown.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(
+        unknown.json()["detail"].as_str().unwrap().contains("`42`"),
+        "{}",
+        unknown.body
+    );
+    for path in [
+        "/health",
+        "/v1/api/products/health",
+        "/v1/api/counter/health",
+        "/v1/api/barista/health",
+        "/v1/api/kitchen/health",
+    ] {
+        assert_eq!(shop.get(path).status, 200, "{path}");
+    }
+}
+
+#[test]
+fn coffee_and_croissant_reach_ready_then_fulfilled() {
+    let shop = Shop::start(&[], Storage::Sqlite);
+    let placed = shop.post_json(
+        "/v1/api/orders",
+        &order_request(
+            json!([{ "itemType": 1, "quantity": 2 }]),
+            json!([{ "itemType": 7 }]),
+        ),
+    );
+    assert_eq!(placed.status, 202, "{}", placed.body);
+    let order = placed.json();
+    let id = order["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        placed.header("location"),
+        Some(format!("/v1/api/orders/{id}").as_str())
+    );
+    assert_eq!(order["orderStatus"], "PLACED");
+    assert_eq!(order["totalCents"], 925);
+    assert_eq!(order["total"], 9.25);
+    assert_eq!(order["lineItems"][0]["name"], "COFFEE_BLACK");
+    assert_eq!(order["lineItems"][0]["quantity"], 2);
+    assert_eq!(order["lineItems"][0]["isBaristaOrder"], true);
+    assert_eq!(
+        order["lineItems"][1]["quantity"], 1,
+        "quantity defaults to 1"
+    );
+    assert_eq!(order["lineItems"][1]["isBaristaOrder"], false);
+
+    let ready = shop.wait_for_status(&id, "READY", READY_WITHIN);
+    assert!(ready["lineItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["itemStatus"] == "FULFILLED"));
+    assert_eq!(ready["totalCents"], 925);
+    let events = timeline_events(&ready);
+    for expected in [
+        "order_placed",
+        "barista_accepted",
+        "kitchen_accepted",
+        "barista_item_fulfilled",
+        "kitchen_item_fulfilled",
+        "order_ready",
+    ] {
+        assert_eq!(
+            events.iter().filter(|e| *e == expected).count(),
+            1,
+            "{expected} once in {events:?}"
+        );
+    }
+    assert_eq!(events.first().map(String::as_str), Some("order_placed"));
+    assert_eq!(events.last().map(String::as_str), Some("order_ready"));
+
+    let picked = shop.post_json(&format!("/v1/api/orders/{id}/pickup"), &json!({}));
+    assert_eq!(picked.status, 200, "{}", picked.body);
+    assert_eq!(picked.json()["orderStatus"], "FULFILLED");
+    assert_eq!(
+        timeline_events(&shop.order(&id)).last().map(String::as_str),
+        Some("order_fulfilled")
+    );
+    let again = shop.post_json(&format!("/v1/api/orders/{id}/pickup"), &json!({}));
+    assert_eq!(
+        again.status, 409,
+        "a second pickup is refused: {}",
+        again.body
+    );
+
+    let fulfilled = shop
+        .get("/v1/api/fulfillment-orders?status=FULFILLED")
+        .json();
+    assert_eq!(fulfilled["total"], 1);
+    assert_eq!(fulfilled["orders"][0]["id"], id.as_str());
+}
+
+#[test]
+fn single_station_orders_and_duplicate_items_complete() {
+    let shop = Shop::start(&[], Storage::Redis);
+    let barista_only = shop.place(json!([{ "itemType": "LATTE" }]), json!([]));
+    let kitchen_only = shop.place(json!([]), json!([{ "itemType": 8, "quantity": 3 }]));
+    let duplicates = shop.place(
+        json!([{ "itemType": 1, "quantity": 2 }, { "itemType": 1, "quantity": 3 }]),
+        json!([{ "itemType": 7 }, { "itemType": 7, "quantity": 4 }]),
+    );
+    for (order, total, lines) in [
+        (&barista_only, 450, 1),
+        (&kitchen_only, 900, 3 * 0 + 1),
+        (&duplicates, 300 * 5 + 325 * 5, 4),
+    ] {
+        let id = order["id"].as_str().unwrap();
+        let ready = shop.wait_for_status(id, "READY", READY_WITHIN);
+        assert_eq!(ready["totalCents"], total);
+        let line_items = ready["lineItems"].as_array().unwrap();
+        assert_eq!(line_items.len(), lines);
+        assert!(
+            line_items.iter().all(|l| l["itemStatus"] == "FULFILLED"),
+            "{ready:#}"
+        );
+    }
+    // An order never waits for a station it has nothing for.
+    assert!(
+        !timeline_events(&shop.order(barista_only["id"].as_str().unwrap()))
+            .iter()
+            .any(|e| e.starts_with("kitchen"))
+    );
+    assert!(
+        !timeline_events(&shop.order(kitchen_only["id"].as_str().unwrap()))
+            .iter()
+            .any(|e| e.starts_with("barista"))
+    );
+}
+
+#[test]
+fn staff_complete_items_when_auto_fulfill_is_off() {
+    let shop = Shop::start(&[("auto_fulfill", "false")], Storage::Sqlite);
+    let order = shop.place(
+        json!([{ "itemType": 3 }]),
+        json!([{ "itemType": 9, "quantity": 2 }]),
+    );
+    let id = order["id"].as_str().unwrap();
+    let in_progress = shop.wait_for_status(id, "IN_PROGRESS", READY_WITHIN);
+    // Accepted by both stations, finished by neither.
+    let start = Instant::now();
+    let (barista, kitchen) = loop {
+        let b = shop.get("/v1/api/barista/queue").json();
+        let k = shop.get("/v1/api/kitchen/queue").json();
+        if (b.as_array().unwrap().len(), k.as_array().unwrap().len()) == (1, 1)
+            || start.elapsed() > READY_WITHIN
+        {
+            break (b, k);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(barista[0]["orderId"], id);
+    assert_eq!(barista[0]["itemType"], 3);
+    assert_eq!(barista[0]["status"], "IN_PROGRESS");
+    assert_eq!(kitchen[0]["quantity"], 2);
+    assert_eq!(in_progress["lineItems"][0]["itemStatus"], "IN_PROGRESS");
+
+    // Pickup before READY is a conflict and changes nothing.
+    let early = shop.post_json(&format!("/v1/api/orders/{id}/pickup"), &json!({}));
+    assert_eq!(early.status, 409);
+    assert_eq!(
+        early.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    let line = barista[0]["lineId"].as_str().unwrap();
+    let done = shop.post_json(
+        &format!("/v1/api/barista/items/{line}/complete"),
+        &json!({}),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json()["status"], "FULFILLED");
+    assert_eq!(
+        shop.post_json(
+            &format!("/v1/api/barista/items/{line}/complete"),
+            &json!({})
+        )
+        .status,
+        409
+    );
+    assert_eq!(
+        shop.post_json("/v1/api/kitchen/items/no-such-line/complete", &json!({}))
+            .status,
+        404
+    );
+    assert_eq!(
+        shop.get(&format!("/v1/api/barista/items/{line}/complete"))
+            .status,
+        405
+    );
+    assert_eq!(
+        shop.order(id)["orderStatus"],
+        "IN_PROGRESS",
+        "the kitchen line is still open"
+    );
+
+    let kitchen_line = kitchen[0]["lineId"].as_str().unwrap();
+    assert_eq!(
+        shop.post_json(
+            &format!("/v1/api/kitchen/items/{kitchen_line}/complete"),
+            &json!({})
+        )
+        .status,
+        200
+    );
+    shop.wait_for_status(id, "READY", READY_WITHIN);
+    assert!(shop
+        .get("/v1/api/barista/queue")
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn millis_between(from: &str, to: &str) -> f64 {
+    // Both are "YYYY-MM-DDTHH:MM:SS.mmmZ" on the same day in these runs; compare seconds of day.
+    let secs = |t: &str| -> f64 {
+        let time = &t[11..t.len() - 1];
+        let parts: Vec<f64> = time.split(':').map(|p| p.parse().unwrap()).collect();
+        parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+    };
+    (secs(to) - secs(from)) * 1000.0
+}
+
+#[test]
+fn two_hundred_concurrent_orders_all_complete() {
+    const ORDERS: usize = 200;
+    const CLIENTS: usize = 16;
+    let shop = Shop::start(&[], Storage::Redis);
+    let url = shop.url("/v1/api/orders");
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut placed = Vec::new();
+                for i in (c..ORDERS).step_by(CLIENTS) {
+                    // Each order is distinguishable by its quantities.
+                    let coffees = (i % 20 + 1) as u64;
+                    let croissants = (i / 20 % 20 + 1) as u64;
+                    let body = order_request(
+                        json!([{ "itemType": 1, "quantity": coffees }]),
+                        json!([{ "itemType": 7, "quantity": croissants }]),
+                    );
+                    let r = http(
+                        "POST",
+                        &url,
+                        &[("content-type", "application/json")],
+                        Some(body.to_string().as_bytes()),
+                    )
+                    .unwrap();
+                    assert_eq!(r.status, 202, "{}", r.body);
+                    placed.push((
+                        r.json()["id"].as_str().unwrap().to_string(),
+                        coffees * 300 + croissants * 325,
+                        coffees,
+                        croissants,
+                    ));
+                }
+                placed
+            })
+        })
+        .collect();
+    let placed: Vec<(String, u64, u64, u64)> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    assert_eq!(placed.len(), ORDERS);
+    let posted = started.elapsed();
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let ready = shop
+            .get("/v1/api/fulfillment-orders?status=READY&pageSize=1")
+            .json()["total"]
+            .as_u64()
+            .unwrap();
+        if ready as usize == ORDERS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {ready} of {ORDERS} orders READY after 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let all_ready = started.elapsed();
+
+    // None lost, none mixed up: each order has exactly its own lines and total.
+    let mut latencies = Vec::new();
+    for (id, total, coffees, croissants) in &placed {
+        let order = shop.order(id);
+        assert_eq!(order["orderStatus"], "READY");
+        assert_eq!(order["totalCents"].as_u64(), Some(*total), "{order:#}");
+        assert_eq!(order["lineItems"][0]["quantity"].as_u64(), Some(*coffees));
+        assert_eq!(
+            order["lineItems"][1]["quantity"].as_u64(),
+            Some(*croissants)
+        );
+        let timeline = order["timeline"].as_array().unwrap();
+        let ready_at = timeline
+            .iter()
+            .find(|e| e["event"] == "order_ready")
+            .unwrap()["at"]
+            .as_str()
+            .unwrap();
+        latencies.push(millis_between(
+            order["createdAt"].as_str().unwrap(),
+            ready_at,
+        ));
+    }
+    assert_eq!(
+        shop.get("/v1/api/fulfillment-orders?pageSize=1").json()["total"],
+        ORDERS as u64
+    );
+    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "200 concurrent orders ({CLIENTS} clients): all POSTed in {:.2} s, all READY {:.2} s after the first POST; \
+         POST-to-READY p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        posted.as_secs_f64(),
+        all_ready.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().unwrap()
+    );
+}
+
+/// Sends a bad request and checks the problem answer.
+fn expect_problem(
+    shop: &Shop,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    status: u16,
+    mention: &str,
+) -> Value {
+    let r = http(
+        method,
+        &shop.url(path),
+        &[("content-type", content_type)],
+        Some(body),
+    )
+    .unwrap();
+    assert_eq!(
+        r.status,
+        status,
+        "{method} {path} {}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(80)]),
+        r.body
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        r.body
+    );
+    let problem = r.json();
+    assert_eq!(problem["status"], status);
+    assert!(
+        problem.to_string().contains(mention),
+        "expected `{mention}` in {problem:#}"
+    );
+    problem
+}
+
+#[test]
+fn bad_input_gets_a_precise_problem_and_changes_nothing() {
+    let shop = Shop::start(&[("auto_fulfill", "false")], Storage::Sqlite);
+    let events = shop
+        .redis
+        .subscribe(&["barista_order_placed", "kitchen_order_placed"])
+        .unwrap();
+    let json = "application/json";
+    let with = |patch: Value| {
+        let mut body = order_request(json!([{ "itemType": 1 }]), json!([]));
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body.to_string().into_bytes()
+    };
+    let orders = "/v1/api/orders";
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        b"{\"baristaItems\": [",
+        400,
+        "JSON",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        &vec![b' '; 70 * 1024],
+        413,
+        "65536",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        &with(json!({ "location": true })),
+        400,
+        "/location",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        &with(json!({ "baristaItems": "coffee" })),
+        400,
+        "/baristaItems",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        &with(json!({ "orderSource": "TELEPATHY" })),
+        400,
+        "TELEPATHY",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        &with(json!({ "location": 17 })),
+        400,
+        "ATLANTA",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        &with(json!({ "baristaItems": [{ "itemType": 99 }] })),
+        400,
+        "99",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        &with(json!({ "baristaItems": [{ "itemType": "MOCHA" }] })),
+        400,
+        "MOCHA",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        json,
+        &with(json!({ "baristaItems": [], "kitchenItems": [] })),
+        400,
+        "item",
+    );
+    for q in [json!(0), json!(-1), json!(21), json!(2.5)] {
+        expect_problem(
+            &shop,
+            "POST",
+            orders,
+            json,
+            &with(json!({ "baristaItems": [{ "itemType": 1, "quantity": q }] })),
+            400,
+            "/baristaItems/0/quantity",
+        );
+    }
+    expect_problem(
+        &shop,
+        "POST",
+        orders,
+        "text/plain",
+        &with(json!({})),
+        415,
+        "text/plain",
+    );
+    let wrong_method = http("DELETE", &shop.url(orders), &[], None).unwrap();
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.header("allow"), Some("POST"));
+    assert_eq!(
+        wrong_method.header("content-type"),
+        Some("application/problem+json")
+    );
+    expect_problem(
+        &shop,
+        "GET",
+        "/v1/api/orders/no-such-order",
+        json,
+        b"",
+        404,
+        "no-such-order",
+    );
+    expect_problem(
+        &shop,
+        "POST",
+        "/v1/api/orders/no-such-order/pickup",
+        json,
+        b"{}",
+        404,
+        "no-such-order",
+    );
+    expect_problem(
+        &shop,
+        "GET",
+        "/v1/api/fulfillment-orders?status=LOST",
+        json,
+        b"",
+        400,
+        "LOST",
+    );
+    expect_problem(
+        &shop,
+        "GET",
+        "/v1/api/fulfillment-orders?page=0",
+        json,
+        b"",
+        400,
+        "page",
+    );
+
+    // Nothing was stored and nothing was published.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(shop.get("/v1/api/fulfillment-orders").json()["total"], 0);
+    assert!(events.messages().is_empty(), "{:?}", events.messages());
+
+    // The same subscription does see a good order's events: the check above can fail.
+    shop.place(json!([{ "itemType": 1 }]), json!([{ "itemType": 7 }]));
+    let start = Instant::now();
+    while events.messages().len() < 2 && start.elapsed() < READY_WITHIN {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let channels: Vec<String> = events.messages().into_iter().map(|(c, _)| c).collect();
+    assert_eq!(channels.len(), 2, "{channels:?}");
+}
+
+#[test]
+fn idempotency_key_returns_the_first_answer() {
+    let shop = Shop::start(&[], Storage::Sqlite);
+    let body = order_request(json!([{ "itemType": 0 }]), json!([])).to_string();
+    let post = |key: &str, body: &str| {
+        http(
+            "POST",
+            &shop.url("/v1/api/orders"),
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ],
+            Some(body.as_bytes()),
+        )
+        .unwrap()
+    };
+    let first = post("order-1", &body);
+    assert_eq!(first.status, 202);
+    let again = post("order-1", &body);
+    assert_eq!(again.status, 202);
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    let other = order_request(json!([{ "itemType": 5 }]), json!([])).to_string();
+    assert_eq!(post("order-1", &other).status, 422);
+    assert_eq!(shop.get("/v1/api/fulfillment-orders").json()["total"], 1);
+}
