@@ -189,9 +189,12 @@ impl Backend {
                 s.with_conn(move |c, store| {
                     use rusqlite::OptionalExtension;
                     // IMMEDIATE takes the write lock first, so other processes cannot interleave.
-                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let tx =
+                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     let current: Option<Vec<u8>> = tx
-                        .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                        .prepare_cached(
+                            "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                        )?
                         .query_row((store, &key), |row| row.get(0))
                         .optional()?;
                     if current != expected {
@@ -231,9 +234,12 @@ impl Backend {
             Backend::Sqlite(s) => {
                 s.with_conn(move |c, store| {
                     use rusqlite::OptionalExtension;
-                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let tx =
+                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     let current: Option<Vec<u8>> = tx
-                        .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                        .prepare_cached(
+                            "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                        )?
                         .query_row((store, &key), |row| row.get(0))
                         .optional()?;
                     let current = match current {
@@ -241,7 +247,11 @@ impl Backend {
                         Some(bytes) => std::str::from_utf8(&bytes)
                             .ok()
                             .and_then(|t| t.parse::<i64>().ok())
-                            .ok_or_else(|| rusqlite::Error::InvalidParameterName(format!("value of `{key}` is not an integer")))?,
+                            .ok_or_else(|| {
+                                rusqlite::Error::InvalidParameterName(format!(
+                                    "value of `{key}` is not an integer"
+                                ))
+                            })?,
                     };
                     let next = current.checked_add(delta).ok_or_else(|| {
                         rusqlite::Error::InvalidParameterName(format!("`{key}` would overflow"))
@@ -292,7 +302,7 @@ impl Host for HostState {}
 impl HostStore for HostState {
     async fn open(&mut self, label: String) -> Result<Resource<StoreHandle>, Error> {
         let component = self.component();
-        if !component.key_value_stores.iter().any(|l| *l == label) {
+        if !component.key_value_stores.contains(&label) {
             return Err(Error::AccessDenied);
         }
         let backend = self
@@ -375,9 +385,18 @@ mod tests {
         a.delete("missing".into()).await.unwrap();
         assert_eq!(a.get_keys().await.unwrap(), vec!["j"]);
         // Compare-and-swap succeeds only against the value it read.
-        assert!(a.compare_and_swap("c".into(), None, b"1".to_vec()).await.unwrap());
-        assert!(!a.compare_and_swap("c".into(), None, b"2".to_vec()).await.unwrap());
-        assert!(a.compare_and_swap("c".into(), Some(b"1".to_vec()), b"2".to_vec()).await.unwrap());
+        assert!(a
+            .compare_and_swap("c".into(), None, b"1".to_vec())
+            .await
+            .unwrap());
+        assert!(!a
+            .compare_and_swap("c".into(), None, b"2".to_vec())
+            .await
+            .unwrap());
+        assert!(a
+            .compare_and_swap("c".into(), Some(b"1".to_vec()), b"2".to_vec())
+            .await
+            .unwrap());
         assert_eq!(a.get("c".into()).await.unwrap(), Some(b"2".to_vec()));
         assert_eq!(a.increment("n".into(), 5).await.unwrap(), 5);
         assert_eq!(a.increment("n".into(), -2).await.unwrap(), 3);

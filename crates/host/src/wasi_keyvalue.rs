@@ -44,7 +44,12 @@ impl store::Host for HostState {
         if !self.component().key_value_stores.contains(&identifier) {
             return Err(Error::AccessDenied);
         }
-        let backend = self.app.key_value.get(&identifier).cloned().ok_or(Error::NoSuchStore)?;
+        let backend = self
+            .app
+            .key_value
+            .get(&identifier)
+            .cloned()
+            .ok_or(Error::NoSuchStore)?;
         self.table
             .push(BucketHandle { backend })
             .map_err(|e| Error::Other(e.to_string()))
@@ -52,11 +57,20 @@ impl store::Host for HostState {
 }
 
 impl store::HostBucket for HostState {
-    async fn get(&mut self, b: Resource<BucketHandle>, key: String) -> Result<Option<Vec<u8>>, Error> {
+    async fn get(
+        &mut self,
+        b: Resource<BucketHandle>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, Error> {
         self.bucket(&b)?.get(key).await.map_err(convert)
     }
 
-    async fn set(&mut self, b: Resource<BucketHandle>, key: String, value: Vec<u8>) -> Result<(), Error> {
+    async fn set(
+        &mut self,
+        b: Resource<BucketHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Error> {
         self.bucket(&b)?.set(key, value).await.map_err(convert)
     }
 
@@ -69,7 +83,11 @@ impl store::HostBucket for HostState {
     }
 
     /// All keys in one page: stores here are small enough, so the cursor is always none.
-    async fn list_keys(&mut self, b: Resource<BucketHandle>, _cursor: Option<String>) -> Result<KeyResponse, Error> {
+    async fn list_keys(
+        &mut self,
+        b: Resource<BucketHandle>,
+        _cursor: Option<String>,
+    ) -> Result<KeyResponse, Error> {
         let keys = self.bucket(&b)?.get_keys().await.map_err(convert)?;
         Ok(KeyResponse { keys, cursor: None })
     }
@@ -81,13 +99,28 @@ impl store::HostBucket for HostState {
 }
 
 impl atomics::Host for HostState {
-    async fn increment(&mut self, b: Resource<BucketHandle>, key: String, delta: i64) -> Result<i64, Error> {
-        self.bucket(&b)?.increment(key, delta).await.map_err(convert)
+    async fn increment(
+        &mut self,
+        b: Resource<BucketHandle>,
+        key: String,
+        delta: i64,
+    ) -> Result<i64, Error> {
+        self.bucket(&b)?
+            .increment(key, delta)
+            .await
+            .map_err(convert)
     }
 
     async fn swap(&mut self, cas: Resource<CasHandle>, value: Vec<u8>) -> Result<(), CasError> {
-        let handle = self.table.get(&cas).map_err(|e| CasError::StoreError(Error::Other(e.to_string())))?;
-        let (backend, key, expected) = (handle.backend.clone(), handle.key.clone(), handle.current.clone());
+        let handle = self
+            .table
+            .get(&cas)
+            .map_err(|e| CasError::StoreError(Error::Other(e.to_string())))?;
+        let (backend, key, expected) = (
+            handle.backend.clone(),
+            handle.key.clone(),
+            handle.current.clone(),
+        );
         match backend.compare_and_swap(key.clone(), expected, value).await {
             Ok(true) => {
                 let _ = self.table.delete(cas);
@@ -95,8 +128,14 @@ impl atomics::Host for HostState {
             }
             Ok(false) => {
                 // Hand back a fresh CAS holding the value that won, so the guest can retry.
-                let current = backend.get(key.clone()).await.map_err(|e| CasError::StoreError(convert(e)))?;
-                let handle = self.table.get_mut(&cas).map_err(|e| CasError::StoreError(Error::Other(e.to_string())))?;
+                let current = backend
+                    .get(key.clone())
+                    .await
+                    .map_err(|e| CasError::StoreError(convert(e)))?;
+                let handle = self
+                    .table
+                    .get_mut(&cas)
+                    .map_err(|e| CasError::StoreError(Error::Other(e.to_string())))?;
                 handle.current = current;
                 Err(CasError::CasFailed(cas))
             }
@@ -106,11 +145,19 @@ impl atomics::Host for HostState {
 }
 
 impl atomics::HostCas for HostState {
-    async fn new(&mut self, b: Resource<BucketHandle>, key: String) -> Result<Resource<CasHandle>, Error> {
+    async fn new(
+        &mut self,
+        b: Resource<BucketHandle>,
+        key: String,
+    ) -> Result<Resource<CasHandle>, Error> {
         let backend = self.bucket(&b)?;
         let current = backend.get(key.clone()).await.map_err(convert)?;
         self.table
-            .push(CasHandle { backend, key, current })
+            .push(CasHandle {
+                backend,
+                key,
+                current,
+            })
             .map_err(|e| Error::Other(e.to_string()))
     }
 
@@ -142,7 +189,11 @@ impl batch::Host for HostState {
         Ok(out)
     }
 
-    async fn set_many(&mut self, b: Resource<BucketHandle>, key_values: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
+    async fn set_many(
+        &mut self,
+        b: Resource<BucketHandle>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), Error> {
         let backend = self.bucket(&b)?;
         for (key, value) in key_values {
             backend.set(key, value).await.map_err(convert)?;
@@ -150,7 +201,11 @@ impl batch::Host for HostState {
         Ok(())
     }
 
-    async fn delete_many(&mut self, b: Resource<BucketHandle>, keys: Vec<String>) -> Result<(), Error> {
+    async fn delete_many(
+        &mut self,
+        b: Resource<BucketHandle>,
+        keys: Vec<String>,
+    ) -> Result<(), Error> {
         let backend = self.bucket(&b)?;
         for key in keys {
             backend.delete(key).await.map_err(convert)?;

@@ -496,6 +496,12 @@ fn wasi_keyvalue_compare_and_swap_is_atomic_under_concurrency() {
         t.join().unwrap();
     }
     // 80 read-modify-write cycles from 8 concurrent clients: none lost.
-    assert_eq!(get(&app.host.url("/probe/wkv/get/counter")).unwrap().json()["value"], "80");
-    assert_eq!(get(&app.host.url("/probe/wkv/get/hits")).unwrap().json()["value"], "80");
+    assert_eq!(
+        get(&app.host.url("/probe/wkv/get/counter")).unwrap().json()["value"],
+        "80"
+    );
+    assert_eq!(
+        get(&app.host.url("/probe/wkv/get/hits")).unwrap().json()["value"],
+        "80"
+    );
 }

@@ -101,11 +101,9 @@ fn redis(op: &str, query: &str, body: &[u8]) -> Value {
     let args: Vec<String> = text.split_whitespace().map(str::to_string).collect();
     let result = match op {
         "publish" => conn
-            .publish(&args[0], &args[1].as_bytes().to_vec())
+            .publish(&args[0], args[1].as_bytes())
             .map(|_| json!(null)),
-        "set" => conn
-            .set(&args[0], &args[1].as_bytes().to_vec())
-            .map(|_| json!(null)),
+        "set" => conn.set(&args[0], args[1].as_bytes()).map(|_| json!(null)),
         "get" => conn
             .get(&args[0])
             .map(|v| json!(v.map(|b| String::from_utf8_lossy(&b).to_string()))),
@@ -153,7 +151,9 @@ fn wasi_key_value(op: &str, key: &str) -> Value {
         Err(e) => return json!({ "error": format!("{e:?}") }),
     };
     match op {
-        "get" => json!({ "value": bucket.get(key).ok().flatten().map(|v| String::from_utf8_lossy(&v).to_string()) }),
+        "get" => {
+            json!({ "value": bucket.get(key).ok().flatten().map(|v| String::from_utf8_lossy(&v).to_string()) })
+        }
         "incr" => json!({ "value": atomics::increment(&bucket, key, 1).ok() }),
         "add" => {
             let mut cas = atomics::Cas::new(&bucket, key).expect("cas");
