@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh Debian machine: the wasm target and redis-server.
+# One-time set-up on a fresh Debian machine: the wasm target, redis-server, and chromium
+# with node and npm for the browser test.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -17,4 +18,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
   echo "setup: installing redis-server (Debian package)"
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+# The browser test (tests/browser.rs) drives Debian's chromium with Node's playwright-core.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium (Debian package)"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "setup: installing nodejs and npm (Debian packages)"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi

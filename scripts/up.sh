@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 echo "up: building components (wasm32-wasip2) and the host"
 cargo build --release --target wasm32-wasip2 \
-  -p product-api -p counter-api -p counter-worker -p station-api -p station-worker
+  -p product-api -p counter-api -p counter-worker -p inventory-api -p payments-api \
+  -p station-api -p station-worker -p web
 cargo build --release -p spin-lite-host
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then

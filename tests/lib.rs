@@ -12,8 +12,11 @@ pub const COMPONENTS: &[&str] = &[
     "product-api",
     "counter-api",
     "counter-worker",
+    "inventory-api",
+    "payments-api",
     "station-api",
     "station-worker",
+    "web",
 ];
 
 fn build_once() -> &'static PathBuf {
@@ -49,7 +52,6 @@ pub struct Shop {
 
 impl Shop {
     pub fn start(variables: &[(&str, &str)], storage: Storage) -> Shop {
-        let bin = build_once();
         let redis = Redis::start().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("runtime-config.toml");
@@ -61,6 +63,13 @@ impl Shop {
             Storage::Redis => format!("type = \"redis\"\nurl = \"{}\"", redis.url()),
         };
         std::fs::write(&config, format!("[key_value_store.default]\n{store}\n")).unwrap();
+        let host = Self::start_host(&redis, &dir, variables);
+        Shop { redis, host, dir }
+    }
+
+    fn start_host(redis: &Redis, dir: &tempfile::TempDir, variables: &[(&str, &str)]) -> Host {
+        let bin = build_once();
+        let config = dir.path().join("runtime-config.toml");
         let mut args = vec![
             "--runtime-config-file".to_string(),
             config.display().to_string(),
@@ -70,8 +79,13 @@ impl Shop {
             args.extend(["--variable".into(), format!("{k}={v}")]);
         }
         let manifest = test_support::workspace_root().join("spin.toml");
-        let host = Host::start(bin, &manifest, &args, &[]).unwrap();
-        Shop { redis, host, dir }
+        Host::start(bin, &manifest, &args, &[]).unwrap()
+    }
+
+    /// Stops the host (SIGKILL, as a crash) and starts a new one on the same Redis and store.
+    pub fn restart_host(&mut self, variables: &[(&str, &str)]) {
+        self.host.kill();
+        self.host = Self::start_host(&self.redis, &self.dir, variables);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -121,6 +135,40 @@ impl Shop {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Shop {
+    /// Sets stock levels: `[(itemType, quantity)]`.
+    pub fn restock(&self, levels: &[(u32, u32)]) {
+        let levels: Vec<Value> = levels
+            .iter()
+            .map(|(t, q)| json!({ "itemType": t, "quantity": q }))
+            .collect();
+        let r = self.post_json("/v1/api/inventory/restock", &json!({ "levels": levels }));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
+    /// (available, reserved) of one item type.
+    pub fn stock(&self, item_type: u32) -> (u64, u64) {
+        let items = self.get("/v1/api/inventory").json()["items"].clone();
+        let item = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["itemType"] == item_type)
+            .unwrap()
+            .clone();
+        (
+            item["available"].as_u64().unwrap(),
+            item["reserved"].as_u64().unwrap(),
+        )
+    }
+
+    /// The payments ledger of an order (404 -> None).
+    pub fn payment(&self, order_id: &str) -> Option<Value> {
+        let r = self.get(&format!("/v1/api/payments/{order_id}"));
+        (r.status == 200).then(|| r.json())
     }
 }
 

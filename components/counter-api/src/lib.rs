@@ -1,16 +1,19 @@
 //! counter-api: places orders (validated, priced by product-api, stored, dispatched to the
 //! stations), shows and lists them, and hands them over at pickup.
 
+mod approval;
 mod catalog_client;
+mod feed;
 mod idempotency;
 mod listing;
 
 use domain::order::OrderView;
 use domain::order_request::{parse_place_order, MAX_BODY_BYTES};
+use domain::problem::FieldError;
 use domain::problem::Problem;
-use domain::{clock, events, state};
+use domain::{clock, state, workflow, OrderStatus};
 use platform::store::Store;
-use platform::{bus, orders, web};
+use platform::{orders, saga, services, stations, web};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
@@ -33,10 +36,20 @@ async fn route(req: Request) -> anyhow::Result<Response> {
         (["v1", "api", "counter", "health"], _) => web::health("counter-api"),
         (["v1", "api", "orders"], Method::Post) => place(&req).await?,
         (["v1", "api", "orders"], _) => web::method_not_allowed(&method, "POST"),
-        (["v1", "api", "orders", id], Method::Get) => show(id)?,
+        (["v1", "api", "orders", "sweep"], Method::Post) => sweep().await?,
+        (["v1", "api", "orders", "sweep"], _) => web::method_not_allowed(&method, "POST"),
+        (["v1", "api", "orders", id], Method::Get) => show(id).await?,
         (["v1", "api", "orders", _], _) => web::method_not_allowed(&method, "GET"),
-        (["v1", "api", "orders", id, "pickup"], Method::Post) => pickup(id)?,
-        (["v1", "api", "orders", _, "pickup"], _) => web::method_not_allowed(&method, "POST"),
+        (["v1", "api", "orders", id, "pickup"], Method::Post) => pickup(id).await?,
+        (["v1", "api", "orders", id, "cancel"], Method::Post) => cancel(id).await?,
+        (["v1", "api", "orders", id, "approve"], Method::Post) => {
+            approval::decide(&req, id).await?
+        }
+        (["v1", "api", "orders", _, "pickup" | "cancel" | "approve"], _) => {
+            web::method_not_allowed(&method, "POST")
+        }
+        (["v1", "api", "notifications"], Method::Get) => feed::list(&req)?,
+        (["v1", "api", "notifications"], _) => web::method_not_allowed(&method, "GET"),
         (["v1", "api", "fulfillment-orders"], Method::Get) => listing::list(&req)?,
         (["v1", "api", "fulfillment-orders"], _) => web::method_not_allowed(&method, "GET"),
         _ => web::problem(&Problem::not_found(format!(
@@ -77,13 +90,14 @@ async fn place(req: &Request) -> anyhow::Result<Response> {
         claim.release(&store)?;
     }
     Ok(match placed? {
+        Ok(order) if order.payment_status == domain::PaymentStatus::Declined => declined(&order),
         Ok(order) => order_response(202, &order),
         Err(p) => web::problem(&p),
     })
 }
 
 async fn place_claimed(
-    req: &Request,
+    _req: &Request,
     store: &Store,
     request: &domain::order_request::PlaceOrder,
     order_id: &str,
@@ -98,29 +112,124 @@ async fn place_claimed(
         Err(e) => return Ok(Err(e.to_problem())),
     };
     order.id = order_id.to_owned();
-    store.put(&orders::key(&order.id), &order)?;
-    let traceparent = req.header("traceparent").and_then(|v| v.as_str());
-    for event in events::placed_events(&order, &now, traceparent) {
-        bus::publish(&event.type_, &event)?;
+    // Stock first: an order that cannot be served is refused before anything is stored.
+    if let Err(p) = services::reserve(&order).await? {
+        return Ok(Err(p));
     }
-    Ok(Ok(order))
+    orders::create(store, &order)?;
+    // The rest of the saga (approval, charge, dispatch) runs now; if it stops part-way the
+    // order keeps its progress and the sweep route resumes it.
+    Ok(Ok(saga::drive(store, &order.id, &saga::policy()?)
+        .await?
+        .unwrap_or(order)))
 }
 
-fn show(id: &str) -> anyhow::Result<Response> {
-    Ok(match orders::load(&Store::open()?, id)? {
-        Some(order) => web::json_text(200, OrderView(&order).to_json()),
-        None => web::problem(&Problem::not_found(format!("no order `{id}`"))),
+/// 402 for an order whose payment was declined: it exists (REJECTED, stock released) and
+/// its timeline says why.
+fn declined(order: &domain::Order) -> Response {
+    let reason = order
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| e.event == "payment_declined")
+        .map(|e| e.detail.clone())
+        .unwrap_or_default();
+    let p = Problem::new(
+        402,
+        format!(
+            "payment declined ({reason}); order {} is REJECTED",
+            order.id
+        ),
+    )
+    .with_instance(format!("/v1/api/orders/{}", order.id));
+    let mut resp = web::problem(&p);
+    resp.set_header("location", format!("/v1/api/orders/{}", order.id));
+    resp
+}
+
+fn not_found(id: &str) -> Response {
+    web::problem(&Problem::not_found(format!("no order `{id}`")))
+}
+
+/// GET /v1/api/orders/{id}. Touching an order also advances its saga, so an order whose
+/// approval deadline passed is EXPIRED (and its stock released) as soon as anyone looks.
+async fn show(id: &str) -> anyhow::Result<Response> {
+    let store = Store::open()?;
+    let Some(order) = orders::load(&store, id)? else {
+        return Ok(not_found(id));
+    };
+    let order = if order.order_status == OrderStatus::AwaitingApproval {
+        saga::drive(&store, id, &saga::policy()?)
+            .await?
+            .unwrap_or(order)
+    } else {
+        order
+    };
+    Ok(web::json_text(200, OrderView(&order).to_json()))
+}
+
+/// Applies a customer's or manager's step, then lets the saga follow up (compensation,
+/// consumption); answers with the order as stored.
+pub(crate) async fn step_then_drive(
+    id: &str,
+    step: impl FnMut(&mut domain::Order) -> Result<state::Applied, state::StateError>,
+) -> anyhow::Result<Response> {
+    let store = Store::open()?;
+    let policy = saga::policy()?;
+    // An expired approval must expire before anything else happens to the order.
+    saga::drive(&store, id, &policy).await?;
+    Ok(match orders::apply(&store, id, step)? {
+        Ok(Some((order, _))) => {
+            if order.order_status == OrderStatus::Cancelled {
+                stations::cancel_order(&store, &order)?;
+            }
+            let order = saga::drive(&store, id, &policy).await?.unwrap_or(order);
+            web::json_text(200, OrderView(&order).to_json())
+        }
+        Ok(None) => not_found(id),
+        Err(e) => web::problem(&e.to_problem()),
     })
 }
 
-/// POST /v1/api/orders/{id}/pickup: READY -> FULFILLED.
-fn pickup(id: &str) -> anyhow::Result<Response> {
+/// POST /v1/api/orders/{id}/pickup: READY -> FULFILLED, and the stock is consumed.
+async fn pickup(id: &str) -> anyhow::Result<Response> {
     let now = clock::now_rfc3339();
-    Ok(
-        match orders::apply(&Store::open()?, id, |order| state::pickup(order, &now))? {
-            Ok(Some((order, _))) => web::json_text(200, OrderView(&order).to_json()),
-            Ok(None) => web::problem(&Problem::not_found(format!("no order `{id}`"))),
-            Err(e) => web::problem(&e.to_problem()),
-        },
-    )
+    step_then_drive(id, |order| state::pickup(order, &now)).await
+}
+
+/// POST /v1/api/orders/{id}/cancel: until a station has finished a line; refund and release follow.
+async fn cancel(id: &str) -> anyhow::Result<Response> {
+    let now = clock::now_rfc3339();
+    step_then_drive(id, |order| workflow::cancel(order, &now)).await
+}
+
+/// POST /v1/api/orders/sweep: resumes every order whose saga has a step due (expired
+/// approvals, a charge not yet dispatched, compensation not yet done). For an operator or a
+/// Kubernetes CronJob.
+async fn sweep() -> anyhow::Result<Response> {
+    let store = Store::open()?;
+    let policy = saga::policy()?;
+    let now = clock::now_rfc3339();
+    let keys = store.keys(orders::PREFIX)?;
+    let all: Vec<domain::Order> = store.get_many(&keys)?;
+    let (mut advanced, mut failed) = (Vec::new(), Vec::new());
+    for order in all
+        .iter()
+        .filter(|o| workflow::next_step(o, &policy, &now) != workflow::Step::Idle)
+    {
+        match saga::drive(&store, &order.id, &policy).await {
+            Ok(_) => advanced.push(order.id.clone()),
+            Err(e) => {
+                eprintln!("counter-api: sweep could not advance {}: {e:#}", order.id);
+                failed.push(FieldError::new(
+                    format!("/orders/{}", order.id),
+                    format!("{e:#}"),
+                ));
+            }
+        }
+    }
+    Ok(web::json(
+        200,
+        &serde_json::json!({ "checked": all.len(), "advanced": advanced, "failed": failed }),
+    ))
 }

@@ -1,17 +1,19 @@
 //! The counter's worker: applies the stations' `*_order_updated` events to orders (a report
-//! that does not move a line forward changes nothing, so duplicates are harmless) and
-//! notifies the customer when the order is READY.
+//! that does not move a line forward changes nothing, so duplicates are harmless). Each step
+//! becomes a notification (`order_ready` tells the customer to come); an order a station
+//! rejected gets its compensation (refund, release) from the saga.
 
-use domain::{clock, events, state, OrderStatus};
+use domain::{clock, events, state};
 use platform::store::Store;
-use platform::{bus, orders};
+use platform::{orders, saga};
 use spin_sdk::redis_component;
 
 #[redis_component]
-fn on_updated(payload: bytes::Bytes) -> anyhow::Result<()> {
+async fn on_updated(payload: bytes::Bytes) -> anyhow::Result<()> {
     let event = match events::decode_updated(&payload) {
         Ok(e) => e,
         Err(e) => {
+            // A malformed event can never succeed: log it and drop it rather than fail forever.
             eprintln!("counter-worker: ignoring bad event: {e}");
             return Ok(());
         }
@@ -21,17 +23,10 @@ fn on_updated(payload: bytes::Bytes) -> anyhow::Result<()> {
     match orders::apply(&store, &event.order_id, |order| {
         state::apply_update(order, &event, &now)
     })? {
-        Ok(Some((order, applied))) => {
-            if applied.became(OrderStatus::Ready) {
-                let note = events::notification(
-                    &order,
-                    "order_ready",
-                    "your order is ready for pickup",
-                    &now,
-                );
-                bus::publish(events::NOTIFICATIONS, &note)?;
-            }
+        Ok(Some((order, _))) if state::is_terminal(order.order_status) => {
+            saga::drive(&store, &order.id, &saga::policy()?).await?;
         }
+        Ok(Some(_)) => {}
         Ok(None) => eprintln!(
             "counter-worker: update {} names unknown order {}",
             event.id, event.order_id

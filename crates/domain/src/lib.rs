@@ -5,12 +5,15 @@
 pub mod catalog;
 pub mod clock;
 pub mod events;
+pub mod inventory;
 pub mod item_type;
 pub mod order;
 pub mod order_request;
+pub mod payments;
 pub mod pricing;
 pub mod problem;
 pub mod state;
 pub mod types;
+pub mod workflow;
 
 pub use types::*;

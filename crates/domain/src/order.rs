@@ -9,7 +9,7 @@ use crate::pricing::{cents_to_decimal, order_total_cents};
 use crate::problem::Problem;
 use crate::{
     CatalogItem, ItemType, LineItem, LineStatus, Location, Order, OrderSource, OrderStatus,
-    Station, TimelineEntry,
+    PaymentStatus, Station, StockStatus, TimelineEntry,
 };
 
 /// A new random (v4) UUID for orders, lines and events.
@@ -90,6 +90,10 @@ pub fn new_order(
         timeline: Vec::new(),
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
+        payment_status: PaymentStatus::Pending,
+        stock_status: StockStatus::Reserved,
+        dispatched: false,
+        approval_deadline: None,
     };
     let detail = placed_detail(&order);
     record(&mut order, now, "order_placed", detail);
@@ -148,6 +152,11 @@ struct OrderJson<'a> {
     timeline: &'a [TimelineEntry],
     created_at: &'a str,
     updated_at: &'a str,
+    payment_status: PaymentStatus,
+    stock_status: StockStatus,
+    dispatched: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval_deadline: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -191,6 +200,10 @@ impl Serialize for OrderView<'_> {
             timeline: &order.timeline,
             created_at: &order.created_at,
             updated_at: &order.updated_at,
+            payment_status: order.payment_status,
+            stock_status: order.stock_status,
+            dispatched: order.dispatched,
+            approval_deadline: order.approval_deadline.as_deref(),
         }
         .serialize(serializer)
     }
@@ -286,7 +299,10 @@ mod tests {
                 }],
                 "timeline": [{ "at": NOW, "event": "order_placed", "detail": "d" }],
                 "createdAt": NOW,
-                "updatedAt": NOW
+                "updatedAt": NOW,
+                "paymentStatus": "PENDING",
+                "stockStatus": "RESERVED",
+                "dispatched": false
             })
         );
         let text = OrderView(&order).to_json();
@@ -309,15 +325,18 @@ mod tests {
             keys,
             vec![
                 "createdAt",
+                "dispatched",
                 "id",
                 "lineItems",
                 "location",
                 "loyaltyMemberId",
                 "orderSource",
                 "orderStatus",
+                "paymentStatus",
+                "stockStatus",
                 "timeline",
                 "totalCents",
-                "updatedAt"
+                "updatedAt",
             ]
         );
         assert_eq!(value["lineItems"][0]["itemType"], json!(1));

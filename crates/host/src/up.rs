@@ -24,8 +24,8 @@ pub async fn run(options: LoadOptions, listen: SocketAddr) -> Result<()> {
             started.elapsed().as_millis()
         );
         println!("Available routes:");
-        for route in app.router.describe() {
-            println!("  {route}");
+        for (route, component) in app.router.routes() {
+            println!("  {route} -> {}", app.components[component].id);
         }
         Some(tokio::spawn(crate::trigger::http::serve(
             app.clone(),

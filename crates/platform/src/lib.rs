@@ -4,7 +4,10 @@
 //! the `domain` crate.
 
 pub mod bus;
+pub mod notify;
 pub mod orders;
+pub mod saga;
+pub mod services;
 pub mod settings;
 pub mod stations;
 pub mod store;

@@ -119,3 +119,23 @@ pub fn report(station: Station, tickets: &[Ticket]) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Takes a cancelled order's unfinished lines off the station queues.
+pub fn cancel_order(store: &Store, order: &domain::Order) -> anyhow::Result<()> {
+    for line in &order.line_items {
+        let station = line.item_type.station();
+        store
+            .update(
+                &key(station, &line.id),
+                |current: Option<Ticket>| match current {
+                    Some(mut t) if t.status == LineStatus::InProgress => {
+                        t.status = LineStatus::Cancelled;
+                        Change::Write(t)
+                    }
+                    _ => Change::<Ticket, ()>::Keep,
+                },
+            )?
+            .ok();
+    }
+    Ok(())
+}

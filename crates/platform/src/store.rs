@@ -6,7 +6,7 @@ use serde::Serialize;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 
 /// How often a compare-and-swap is retried before giving up (each retry re-reads).
-const CAS_ATTEMPTS: usize = 50;
+const CAS_ATTEMPTS: usize = 200;
 
 pub struct Store {
     bucket: store::Bucket,
@@ -66,11 +66,25 @@ impl Store {
 
     /// The documents under `keys` that exist and parse, in key order.
     pub fn get_many<T: DeserializeOwned>(&self, keys: &[String]) -> anyhow::Result<Vec<T>> {
+        Ok(self.get_many_opt(keys)?.into_iter().flatten().collect())
+    }
+
+    /// The documents under `keys`, `None` where absent or unreadable, in the same order.
+    pub fn get_many_opt<T: DeserializeOwned>(
+        &self,
+        keys: &[String],
+    ) -> anyhow::Result<Vec<Option<T>>> {
         let found = batch::get_many(&self.bucket, keys).map_err(kv_error)?;
         Ok(found
             .into_iter()
-            .filter_map(|(_, v)| v.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+            .map(|(_, v)| v.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
             .collect())
+    }
+
+    /// Adds `delta` to a counter atomically and returns the new value.
+    pub fn increment(&self, key: &str, delta: i64) -> anyhow::Result<u64> {
+        let value = atomics::increment(&self.bucket, key, delta).map_err(kv_error)?;
+        u64::try_from(value).map_err(|_| anyhow::anyhow!("counter `{key}` went negative"))
     }
 
     /// Read-modify-write with compare-and-swap: `change` sees the current value (None if

@@ -177,12 +177,9 @@ impl Router {
         self.routes.is_empty()
     }
 
-    /// `route -> component index` lines, most specific first.
-    pub fn describe(&self) -> Vec<String> {
-        self.routes
-            .iter()
-            .map(|(r, c)| format!("{} -> #{c}", r.raw))
-            .collect()
+    /// (route, component index) pairs, most specific first.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.routes.iter().map(|(r, c)| (r.raw.as_str(), *c))
     }
 
     /// The first route that sends to `component`, if it has a public one.

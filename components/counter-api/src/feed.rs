@@ -1,0 +1,46 @@
+//! GET /v1/api/notifications?after=<cursor>&orderId=<id>&limit=<n>: the replayable feed of
+//! order steps, oldest first; `next` is the cursor to pass as `after` next time.
+
+use domain::problem::{FieldError, Problem};
+use platform::store::Store;
+use platform::{notify, web};
+use spin_sdk::http::{Request, Response};
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 500;
+
+pub fn list(req: &Request) -> anyhow::Result<Response> {
+    let mut errors = Vec::new();
+    let after = match web::query_param(req, "after").filter(|a| !a.is_empty()) {
+        None => 0,
+        Some(a) => a.parse::<u64>().unwrap_or_else(|_| {
+            errors.push(FieldError::new(
+                "?after",
+                "must be a cursor from an earlier answer (a whole number)",
+            ));
+            0
+        }),
+    };
+    let limit = match web::query_param(req, "limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "?limit",
+                    format!("must be 1 to {MAX_LIMIT}"),
+                ));
+                DEFAULT_LIMIT
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Ok(web::problem(&Problem::invalid_fields(errors)));
+    }
+    let order_id = web::query_param(req, "orderId").filter(|o| !o.is_empty());
+    let (notifications, next) = notify::feed(&Store::open()?, after, order_id.as_deref(), limit)?;
+    Ok(web::json(
+        200,
+        &serde_json::json!({ "notifications": notifications, "next": next.to_string() }),
+    ))
+}

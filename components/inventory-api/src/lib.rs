@@ -1,0 +1,163 @@
+//! inventory-api: stock per item type. Public: the levels, restock, empty. Internal (service
+//! chaining from the counter only; no public route reaches `/internal/...`): reserve, release
+//! and consume an order's stock. The whole inventory is one document changed with
+//! compare-and-swap, so concurrent orders never oversell.
+
+use domain::inventory::{Inventory, OutOfStock};
+use domain::problem::Problem;
+use domain::{StockItem, StockRequest};
+use platform::store::{Change, Store};
+use platform::web;
+use serde::Deserialize;
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+const KEY: &str = "inventory";
+const MAX_BODY: usize = 16 * 1024;
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    match route(&req) {
+        Ok(resp) => resp,
+        Err(e) => {
+            eprintln!("inventory-api: {e:#}");
+            web::problem(&Problem::internal(
+                "inventory is unavailable; nothing was changed",
+            ))
+        }
+    }
+}
+
+fn route(req: &Request) -> anyhow::Result<Response> {
+    let segments = web::segments(req);
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = req.method().clone();
+    Ok(match (segments.as_slice(), &method) {
+        (["v1", "api", "inventory", "health"], _) => web::health("inventory-api"),
+        (["v1", "api", "inventory"], Method::Get) => levels(&load()?),
+        (["v1", "api", "inventory"], Method::Delete) => levels(&change(|mut inv| {
+            inv.restock_all(0);
+            Change::Write(inv)
+        })?),
+        (["v1", "api", "inventory"], _) => web::method_not_allowed(&method, "GET, DELETE"),
+        (["v1", "api", "inventory", "restock"], Method::Post) => restock(req)?,
+        (["v1", "api", "inventory", "restock"], _) => web::method_not_allowed(&method, "POST"),
+        (["internal", "inventory", "reservations"], Method::Post) => reserve(req)?,
+        (["internal", "inventory", "reservations", order_id, "release"], Method::Post) => {
+            let id = order_id.to_string();
+            levels(&change(move |mut inv| {
+                if inv.release(&id) {
+                    Change::Write(inv)
+                } else {
+                    Change::Keep
+                }
+            })?)
+        }
+        (["internal", "inventory", "reservations", order_id, "consume"], Method::Post) => {
+            let id = order_id.to_string();
+            levels(&change(move |mut inv| {
+                if inv.consume(&id) {
+                    Change::Write(inv)
+                } else {
+                    Change::Keep
+                }
+            })?)
+        }
+        _ => web::problem(&Problem::not_found(format!(
+            "no inventory resource at {}",
+            req.path()
+        ))),
+    })
+}
+
+fn levels(inventory: &Inventory) -> Response {
+    web::json(200, &serde_json::json!({ "items": inventory.levels() }))
+}
+
+/// The stored inventory; a shop that never stocked starts with the default levels.
+fn load() -> anyhow::Result<Inventory> {
+    Ok(Store::open()?.get(KEY)?.unwrap_or_else(Inventory::stocked))
+}
+
+/// Changes the inventory with compare-and-swap and returns it as stored.
+fn change(mut f: impl FnMut(Inventory) -> Change<Inventory, ()>) -> anyhow::Result<Inventory> {
+    let stored = Store::open()?
+        .update(KEY, |current: Option<Inventory>| {
+            f(current.unwrap_or_else(Inventory::stocked))
+        })?
+        .ok()
+        .flatten();
+    match stored {
+        Some(inventory) => Ok(inventory),
+        None => load(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Restock {
+    levels: Vec<StockItem>,
+}
+
+/// POST /v1/api/inventory/restock: no body restocks every item to the default level;
+/// `{ "levels": [{ "itemType": 1, "quantity": 50 }] }` sets those items.
+fn restock(req: &Request) -> anyhow::Result<Response> {
+    let wanted = if req.body().iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let body = match web::json_body(req, MAX_BODY) {
+            Ok(b) => b,
+            Err(p) => return Ok(web::problem(&p)),
+        };
+        match serde_json::from_slice::<Restock>(body) {
+            Ok(r) => Some(r.levels),
+            Err(e) => {
+                return Ok(web::problem(&Problem::bad_request(format!(
+                    "restock body must be {{ \"levels\": [{{ \"itemType\": <number or name>, \"quantity\": <0..> }}] }}: {e}"
+                ))))
+            }
+        }
+    };
+    Ok(levels(&change(|mut inv| {
+        match &wanted {
+            Some(l) => inv.restock(l),
+            None => inv.restock_all(domain::inventory::DEFAULT_LEVEL),
+        }
+        Change::Write(inv)
+    })?))
+}
+
+/// Internal: holds the order's items (all or nothing; repeating it is harmless).
+fn reserve(req: &Request) -> anyhow::Result<Response> {
+    let request: StockRequest = match web::json_body(req, MAX_BODY).map(serde_json::from_slice) {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            return Ok(web::problem(&Problem::bad_request(format!(
+                "bad reservation: {e}"
+            ))))
+        }
+        Err(p) => return Ok(web::problem(&p)),
+    };
+    let mut short: Option<OutOfStock> = None;
+    let store = Store::open()?;
+    store
+        .update(KEY, |current: Option<Inventory>| {
+            let mut inv = current.unwrap_or_else(Inventory::stocked);
+            match inv.reserve(&request) {
+                Ok(domain::inventory::Reserved::Now) => Change::Write(inv),
+                Ok(domain::inventory::Reserved::Already) => Change::Keep,
+                Err(out) => {
+                    short = Some(out);
+                    Change::<Inventory, ()>::Keep
+                }
+            }
+        })?
+        .ok();
+    Ok(match short {
+        Some(out) => web::problem(&out.to_problem()),
+        None => web::json(
+            200,
+            &serde_json::json!({ "orderId": request.order_id, "reserved": true }),
+        ),
+    })
+}

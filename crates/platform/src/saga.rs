@@ -1,0 +1,93 @@
+//! Runs the order saga of `domain::workflow`: asks for the next step, performs its side effect
+//! (another component, the stations), records the result with compare-and-swap, and repeats
+//! until nothing is left to do. Any crash or error leaves the order at its last recorded step;
+//! running `drive` again (the next request, the sweep route) resumes from there.
+
+use crate::orders;
+use crate::services::{self, Charge};
+use crate::store::Store;
+use domain::workflow::{self, Policy, Step};
+use domain::{clock, events, state, Order};
+
+/// The saga settings from the component's variables.
+pub fn policy() -> anyhow::Result<Policy> {
+    let threshold = crate::settings::get_or("approval_threshold", "100.00");
+    let deadline = crate::settings::get_or("approval_deadline", "15m");
+    Policy::parse(&threshold, &deadline).map_err(anyhow::Error::msg)
+}
+
+/// A fault to inject for tests of recovery (variable `inject_fault`): "after-charge" stops
+/// the saga right after the charge is recorded, as a crash there would.
+fn fault_after_charge() -> bool {
+    crate::settings::get_or("inject_fault", "") == "after-charge"
+}
+
+/// No saga needs more steps than this; the bound keeps a confused order from looping.
+const MAX_STEPS: usize = 12;
+
+/// Advances the order as far as it can go now; returns it as stored (None if unknown).
+pub async fn drive(store: &Store, id: &str, policy: &Policy) -> anyhow::Result<Option<Order>> {
+    for _ in 0..MAX_STEPS {
+        let Some(order) = orders::load(store, id)? else {
+            return Ok(None);
+        };
+        let now = clock::now_rfc3339();
+        let step = workflow::next_step(&order, policy, &now);
+        if step == Step::Idle {
+            return Ok(Some(order));
+        }
+        perform(store, &order, step, policy, &now).await?;
+    }
+    orders::load(store, id)
+}
+
+async fn perform(
+    store: &Store,
+    order: &Order,
+    step: Step,
+    policy: &Policy,
+    now: &str,
+) -> anyhow::Result<()> {
+    let id = &order.id;
+    // A refused transition means another writer moved the order first: the loop re-reads it.
+    let record = |f: &mut dyn FnMut(&mut Order) -> Result<state::Applied, state::StateError>| -> anyhow::Result<()> {
+        let _ = orders::apply(store, id, |o| f(o))?;
+        Ok(())
+    };
+    match step {
+        Step::RequestApproval => record(&mut |o| workflow::request_approval(o, policy, now)),
+        Step::Expire => record(&mut |o| state::expire(o, now)),
+        Step::Charge => match services::charge(order).await? {
+            Charge::Charged => {
+                record(&mut |o| Ok(workflow::record_charge(o, now)))?;
+                if fault_after_charge() {
+                    anyhow::bail!("injected fault: stopped after charging order {id}");
+                }
+                Ok(())
+            }
+            Charge::Declined(reason) => record(&mut |o| workflow::record_decline(o, &reason, now)),
+        },
+        Step::Dispatch => {
+            let placed = events::placed_events(order, now, None);
+            let mut stations = Vec::new();
+            for event in &placed {
+                crate::bus::publish(&event.type_, event)?;
+                stations.push(event.type_.trim_end_matches("_order_placed").to_owned());
+            }
+            record(&mut |o| Ok(workflow::record_dispatch(o, &stations.join(", "), now)))
+        }
+        Step::Refund => {
+            services::refund(id).await?;
+            record(&mut |o| Ok(workflow::record_refund(o, now)))
+        }
+        Step::Release => {
+            services::release(id).await?;
+            record(&mut |o| Ok(workflow::record_release(o, now)))
+        }
+        Step::Consume => {
+            services::consume(id).await?;
+            record(&mut |o| Ok(workflow::record_consume(o, now)))
+        }
+        Step::Idle => Ok(()),
+    }
+}
