@@ -19,13 +19,11 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    match route(req).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            eprintln!("counter-api: {e:#}");
-            web::problem(&Problem::internal("the counter could not complete the request; nothing was changed or it is safe to retry"))
-        }
-    }
+    web::respond(
+        "counter-api",
+        route(req).await,
+        "the counter could not complete the request; the order keeps its last recorded step and it is safe to retry",
+    )
 }
 
 async fn route(req: Request) -> anyhow::Result<Response> {

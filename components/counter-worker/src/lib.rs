@@ -21,9 +21,14 @@ fn on_updated(payload: bytes::Bytes) -> anyhow::Result<()> {
     };
     let now = clock::now_rfc3339();
     let store = Store::open()?;
-    match orders::apply(&store, &event.order_id, |order| state::apply_update(order, &event, &now))? {
+    match orders::apply(&store, &event.order_id, |order| {
+        state::apply_update(order, &event, &now)
+    })? {
         Ok(Some(_)) => {}
-        Ok(None) => eprintln!("counter-worker: update {} names unknown order {}", event.id, event.order_id),
+        Ok(None) => eprintln!(
+            "counter-worker: update {} names unknown order {}",
+            event.id, event.order_id
+        ),
         Err(e) => eprintln!("counter-worker: update {} not applied: {e}", event.id),
     }
     Ok(())

@@ -17,15 +17,11 @@ const MAX_BODY: usize = 16 * 1024;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    match route(&req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            eprintln!("inventory-api: {e:#}");
-            web::problem(&Problem::internal(
-                "inventory is unavailable; nothing was changed",
-            ))
-        }
-    }
+    web::respond(
+        "inventory-api",
+        route(&req),
+        "inventory is unavailable; nothing was changed",
+    )
 }
 
 fn route(req: &Request) -> anyhow::Result<Response> {

@@ -17,15 +17,11 @@ fn key(order_id: &str) -> String {
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    match route(&req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            eprintln!("payments-api: {e:#}");
-            web::problem(&Problem::internal(
-                "payments are unavailable; nothing was charged",
-            ))
-        }
-    }
+    web::respond(
+        "payments-api",
+        route(&req),
+        "payments are unavailable; nothing was charged",
+    )
 }
 
 fn route(req: &Request) -> anyhow::Result<Response> {

@@ -10,15 +10,11 @@ use spin_sdk::http_component;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    match route(&req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            eprintln!("station-api: {e:#}");
-            web::problem(&Problem::internal(
-                "the station could not complete the request; it is safe to retry",
-            ))
-        }
-    }
+    web::respond(
+        "station-api",
+        route(&req),
+        "the station could not complete the request; it is safe to retry",
+    )
 }
 
 fn route(req: &Request) -> anyhow::Result<Response> {

@@ -78,6 +78,33 @@ impl SqliteStore {
     }
 }
 
+const SELECT: &str = "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2";
+const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value";
+
+/// Read-modify-write of one key in an IMMEDIATE transaction, which takes SQLite's write lock
+/// first so that no other process can interleave. `change` returns the value to write (or
+/// None to write nothing) and the result.
+fn sqlite_update<T>(
+    c: &mut rusqlite::Connection,
+    store: &str,
+    key: &str,
+    change: impl FnOnce(Option<Vec<u8>>) -> rusqlite::Result<(Option<Vec<u8>>, T)>,
+) -> rusqlite::Result<T> {
+    use rusqlite::OptionalExtension;
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: Option<Vec<u8>> = tx
+        .prepare_cached(SELECT)?
+        .query_row((store, key), |row| row.get(0))
+        .optional()?;
+    let (next, result) = change(current)?;
+    if let Some(value) = next {
+        tx.prepare_cached(UPSERT)?.execute((store, key, value))?;
+        tx.commit()?;
+    }
+    Ok(result)
+}
+
 impl Backend {
     pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, Error> {
         match self {
@@ -100,12 +127,9 @@ impl Backend {
         match self {
             Backend::Sqlite(s) => {
                 s.with_conn(move |c, store| {
-                    c.prepare_cached(
-                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                    )?
-                    .execute((store, &key, &value))
-                    .map(drop)
+                    c.prepare_cached(UPSERT)?
+                        .execute((store, &key, &value))
+                        .map(drop)
                 })
                 .await
             }
@@ -187,26 +211,13 @@ impl Backend {
         match self {
             Backend::Sqlite(s) => {
                 s.with_conn(move |c, store| {
-                    use rusqlite::OptionalExtension;
-                    // IMMEDIATE takes the write lock first, so other processes cannot interleave.
-                    let tx =
-                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    let current: Option<Vec<u8>> = tx
-                        .prepare_cached(
-                            "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                        )?
-                        .query_row((store, &key), |row| row.get(0))
-                        .optional()?;
-                    if current != expected {
-                        return Ok(false);
-                    }
-                    tx.prepare_cached(
-                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                    )?
-                    .execute((store, &key, &value))?;
-                    tx.commit()?;
-                    Ok(true)
+                    sqlite_update(c, store, &key, |current| {
+                        Ok(if current == expected {
+                            (Some(value), true)
+                        } else {
+                            (None, false)
+                        })
+                    })
                 })
                 .await
             }
@@ -233,36 +244,21 @@ impl Backend {
         match self {
             Backend::Sqlite(s) => {
                 s.with_conn(move |c, store| {
-                    use rusqlite::OptionalExtension;
-                    let tx =
-                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    let current: Option<Vec<u8>> = tx
-                        .prepare_cached(
-                            "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                        )?
-                        .query_row((store, &key), |row| row.get(0))
-                        .optional()?;
-                    let current = match current {
-                        None => 0,
-                        Some(bytes) => std::str::from_utf8(&bytes)
-                            .ok()
-                            .and_then(|t| t.parse::<i64>().ok())
-                            .ok_or_else(|| {
-                                rusqlite::Error::InvalidParameterName(format!(
-                                    "value of `{key}` is not an integer"
-                                ))
-                            })?,
-                    };
-                    let next = current.checked_add(delta).ok_or_else(|| {
-                        rusqlite::Error::InvalidParameterName(format!("`{key}` would overflow"))
-                    })?;
-                    tx.prepare_cached(
-                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                    )?
-                    .execute((store, &key, next.to_string().into_bytes()))?;
-                    tx.commit()?;
-                    Ok(next)
+                    let bad =
+                        |why: &str| rusqlite::Error::InvalidParameterName(format!("`{key}` {why}"));
+                    sqlite_update(c, store, &key, |current| {
+                        let current = match current {
+                            None => 0,
+                            Some(bytes) => std::str::from_utf8(&bytes)
+                                .ok()
+                                .and_then(|t| t.parse::<i64>().ok())
+                                .ok_or_else(|| bad("is not an integer"))?,
+                        };
+                        let next = current
+                            .checked_add(delta)
+                            .ok_or_else(|| bad("would overflow"))?;
+                        Ok((Some(next.to_string().into_bytes()), next))
+                    })
                 })
                 .await
             }
@@ -301,16 +297,7 @@ impl Host for HostState {}
 
 impl HostStore for HostState {
     async fn open(&mut self, label: String) -> Result<Resource<StoreHandle>, Error> {
-        let component = self.component();
-        if !component.key_value_stores.contains(&label) {
-            return Err(Error::AccessDenied);
-        }
-        let backend = self
-            .app
-            .key_value
-            .get(&label)
-            .cloned()
-            .ok_or(Error::NoSuchStore)?;
+        let backend = self.open_store(&label)?;
         self.table
             .push(StoreHandle { backend })
             .map_err(|_| Error::StoreTableFull)
@@ -352,6 +339,18 @@ impl HostStore for HostState {
 }
 
 impl HostState {
+    /// The backend of a store this component may use (its `key_value_stores`), as Spin checks.
+    pub fn open_store(&self, label: &str) -> Result<Backend, Error> {
+        if !self.component().key_value_stores.iter().any(|l| l == label) {
+            return Err(Error::AccessDenied);
+        }
+        self.app
+            .key_value
+            .get(label)
+            .cloned()
+            .ok_or(Error::NoSuchStore)
+    }
+
     fn kv(&self, store: &Resource<StoreHandle>) -> Result<Backend, Error> {
         self.table
             .get(store)

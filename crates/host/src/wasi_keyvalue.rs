@@ -41,15 +41,7 @@ impl HostState {
 
 impl store::Host for HostState {
     async fn open(&mut self, identifier: String) -> Result<Resource<BucketHandle>, Error> {
-        if !self.component().key_value_stores.contains(&identifier) {
-            return Err(Error::AccessDenied);
-        }
-        let backend = self
-            .app
-            .key_value
-            .get(&identifier)
-            .cloned()
-            .ok_or(Error::NoSuchStore)?;
+        let backend = self.open_store(&identifier).map_err(convert)?;
         self.table
             .push(BucketHandle { backend })
             .map_err(|e| Error::Other(e.to_string()))

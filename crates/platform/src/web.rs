@@ -106,3 +106,12 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// The answer of a handler: its response, or on an unexpected error (store or network down)
+/// a logged 500 problem saying `what_happened` to the client.
+pub fn respond(component: &str, result: anyhow::Result<Response>, what_happened: &str) -> Response {
+    result.unwrap_or_else(|e| {
+        eprintln!("{component}: {e:#}");
+        problem(&Problem::internal(what_happened))
+    })
+}
