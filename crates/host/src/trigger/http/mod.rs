@@ -13,11 +13,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use routing::RouteMatch;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use wasmtime::Store;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
@@ -142,6 +144,16 @@ fn add_spin_headers<B>(
     host: &str,
     client: Option<SocketAddr>,
 ) -> Result<()> {
+    use http::HeaderName;
+    // The fixed names are built once, not parsed per request.
+    const FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
+    const PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
+    const MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
+    const BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
+    const RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
+    const COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
+    const CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
+
     let full_url = format!(
         "http://{host}{}",
         req.uri()
@@ -149,31 +161,43 @@ fn add_spin_headers<B>(
             .map(|p| p.as_str())
             .unwrap_or("/")
     );
-    let mut set = |name: String, value: &str| -> Result<()> {
-        let value = HeaderValue::from_str(value).with_context(|| format!("header {name}"))?;
-        req.headers_mut()
-            .insert(http::HeaderName::try_from(name)?, value);
-        Ok(())
+    let value = |name: &HeaderName, value: &str| -> Result<HeaderValue> {
+        HeaderValue::from_str(value).with_context(|| format!("header {name}"))
     };
-    set("spin-full-url".into(), &full_url)?;
-    set("spin-path-info".into(), &route.path_info)?;
-    set("spin-matched-route".into(), &route.raw_route)?;
-    set("spin-base-path".into(), "/")?;
-    set("spin-raw-component-route".into(), &route.raw_route)?;
-    set("spin-component-route".into(), &route.component_route)?;
+    let raw_route = value(&MATCHED_ROUTE, &route.raw_route)?;
+    let mut add = vec![
+        (FULL_URL, value(&FULL_URL, &full_url)?),
+        (PATH_INFO, value(&PATH_INFO, &route.path_info)?),
+        (MATCHED_ROUTE, raw_route.clone()),
+        (BASE_PATH, HeaderValue::from_static("/")),
+        (RAW_COMPONENT_ROUTE, raw_route),
+        (
+            COMPONENT_ROUTE,
+            value(&COMPONENT_ROUTE, &route.component_route)?,
+        ),
+    ];
     if let Some(client) = client {
-        set("spin-client-addr".into(), &client.to_string())?;
+        add.push((CLIENT_ADDR, value(&CLIENT_ADDR, &client.to_string())?));
     }
-    for (name, value) in &route.params {
-        set(
-            format!("spin-path-match-{}", name.to_ascii_lowercase()),
-            value,
-        )?;
+    for (name, v) in &route.params {
+        let name = HeaderName::try_from(format!("spin-path-match-{}", name.to_ascii_lowercase()))?;
+        let v = value(&name, v)?;
+        add.push((name, v));
+    }
+    let headers = req.headers_mut();
+    headers.reserve(add.len());
+    for (name, value) in add {
+        headers.insert(name, value);
     }
     Ok(())
 }
 
 /// Instantiates the routed component and runs its `wasi:http/incoming-handler`.
+///
+/// The guest runs inline in the request's task until it has sent its response head, and
+/// usually to its end (a small body fits the body channel): no task spawn, no cross-thread
+/// wake-up on the common path. A guest still streaming its body when the head is ready, or
+/// still running when the client goes away, finishes in a task of its own.
 async fn call<B>(
     app: &Arc<App>,
     route: RouteMatch,
@@ -195,31 +219,102 @@ where
     add_spin_headers(&mut req, &route, host, client)?;
 
     let mut store = Store::new(&app.engine, HostState::new(app, route.component)?);
-    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (sender, mut receiver) = tokio::sync::oneshot::channel();
     let incoming = store
         .data_mut()
         .http()
         .new_incoming_request(Scheme::Http, req)?;
     let out = store.data_mut().http().new_response_outparam(sender)?;
     let id = component.id.clone();
-    // The guest may keep streaming the body after it has sent the head, so it runs in its own task.
-    let task = tokio::spawn(async move {
+    let mut guest = GuestRun(Some(Box::pin(async move {
         let proxy = proxy_pre.instantiate_async(&mut store).await?;
         proxy
             .wasi_http_incoming_handler()
             .call_handle(&mut store, incoming, out)
             .await
-    });
-    match receiver.await {
-        Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(code)) => Err(anyhow!("component `{id}` answered with error {code:?}")),
-        Err(_) => {
-            let why = match task.await {
-                Ok(Ok(())) => anyhow!("it returned without setting a response"),
-                Ok(Err(e)) => anyhow::Error::from(e),
-                Err(e) => anyhow::Error::from(e),
-            };
-            Err(why.context(format!("component `{id}` failed to handle the request")))
+    })));
+
+    // Drive the guest until it has answered (or ended).
+    let mut outparam_dropped = false;
+    let outcome = std::future::poll_fn(|cx| {
+        if let Poll::Ready(done) = guest.poll(cx) {
+            return Poll::Ready(Outcome::GuestEnded(done));
         }
+        if outparam_dropped {
+            return Poll::Pending;
+        }
+        match Pin::new(&mut receiver).poll(cx) {
+            Poll::Ready(Ok(answer)) => Poll::Ready(Outcome::Answered(answer)),
+            // The guest dropped its response outparam unset: wait for its end, for the reason.
+            Poll::Ready(Err(_)) => {
+                outparam_dropped = true;
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    let answer = match outcome {
+        Outcome::Answered(answer) => {
+            // Still running: it streams the rest of its body from a task of its own.
+            guest.detach();
+            answer
+        }
+        Outcome::GuestEnded(done) => match (outparam_dropped, receiver.try_recv()) {
+            (false, Ok(answer)) => answer,
+            _ => {
+                let why = match done {
+                    Ok(()) => anyhow!("it returned without setting a response"),
+                    Err(e) => anyhow::Error::from(e),
+                };
+                return Err(why.context(format!("component `{id}` failed to handle the request")));
+            }
+        },
+    };
+    answer.map_err(|code| anyhow!("component `{id}` answered with error {code:?}"))
+}
+
+type GuestFuture = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
+
+enum Outcome {
+    Answered(Result<Response<HyperOutgoingBody>, ErrorCode>),
+    GuestEnded(wasmtime::Result<()>),
+}
+
+/// A guest invocation polled inline; if dropped unfinished (say the client went away), it
+/// finishes in its own task, as it would have had it been spawned from the start.
+struct GuestRun(Option<GuestFuture>);
+
+impl GuestRun {
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<wasmtime::Result<()>> {
+        let Some(fut) = self.0.as_mut() else {
+            return Poll::Pending;
+        };
+        let done = fut.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
+    }
+
+    fn detach(&mut self) {
+        if let Some(fut) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        if let Err(e) = fut.await {
+                            tracing::debug!("guest failed after sending its response: {e:#}");
+                        }
+                    });
+                }
+                Err(_) => tracing::warn!("runtime gone: dropping a guest still running"),
+            }
+        }
+    }
+}
+
+impl Drop for GuestRun {
+    fn drop(&mut self) {
+        self.detach();
     }
 }
