@@ -158,9 +158,13 @@ impl App {
                 .map_err(|e| {
                     anyhow::anyhow!("Redis trigger address of `{}`: {e:?}", t.component)
                 })?;
+            // Spin expands variables in both the address and the channel.
+            let channel = resolver.expand(&t.channel).map_err(|e| {
+                anyhow::anyhow!("Redis trigger channel of `{}`: {e:?}", t.component)
+            })?;
             redis_triggers.push(RedisSubscription {
                 address,
-                channel: t.channel.clone(),
+                channel,
                 component,
             });
         }

@@ -28,12 +28,13 @@ spin_manifest_version = 2
 [application]
 name = "probe-app"
 [application.trigger.redis]
-address = "{redis_url}"
+address = "{{{{ redis_address }}}}"
 
 [variables]
 greeting = {{ default = "hello" }}
 who = {{ default = "world" }}
 redis_address = {{ default = "{redis_url}" }}
+slow_channel = {{ default = "slow" }}
 
 [[trigger.http]]
 route = "/probe/..."
@@ -55,7 +56,7 @@ component = "denied"
 channel = "fast"
 component = "recorder"
 [[trigger.redis]]
-channel = "slow"
+channel = "{{{{ slow_channel }}}}"
 component = "slow-recorder"
 
 [component.probe]

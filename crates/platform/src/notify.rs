@@ -49,7 +49,8 @@ pub fn feed(
     order_id: Option<&str>,
     limit: usize,
 ) -> anyhow::Result<(Vec<Notification>, u64)> {
-    let last: u64 = store.get::<u64>(SEQUENCE)?.unwrap_or(0);
+    // Adding 0 reads the counter in whatever form the store keeps counters (portable).
+    let last = store.increment(SEQUENCE, 0)?;
     let now = clock::now_rfc3339();
     let mut out = Vec::new();
     let mut cursor = after;
