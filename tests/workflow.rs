@@ -244,9 +244,7 @@ fn approval_expires_at_the_deadline() {
         "{}",
         sweep.body
     );
-    let swept_order = shop
-        .get(&format!("/v1/api/fulfillment-orders?status=EXPIRED"))
-        .json();
+    let swept_order = shop.get("/v1/api/fulfillment-orders?status=EXPIRED").json();
     assert_eq!(swept_order["total"], 2);
     assert_eq!(shop.stock(8).0, available, "all stock back");
     assert!(timeline_events(&shop.order(&swept))
