@@ -102,6 +102,10 @@ pub enum StateError {
         line_item_type: ItemType,
         event_item_type: ItemType,
     },
+    /// A station has finished an item, so the order can no longer be cancelled.
+    PreparationStarted {
+        status: OrderStatus,
+    },
     /// A station reported on a line of the other station.
     WrongStation {
         line_id: String,
@@ -151,6 +155,11 @@ impl fmt::Display for StateError {
                 f,
                 "line {line_id} is {line_item_type}, but the update says {event_item_type}"
             ),
+            Self::PreparationStarted { status } => write!(
+                f,
+                "order is {}: a station has already made an item, so it can no longer be cancelled",
+                status.wire_name()
+            ),
             Self::WrongStation {
                 line_id,
                 item_type,
@@ -170,7 +179,9 @@ impl StateError {
     /// 409 when the order's state forbids it, 404 for unknown lines, 422 for bad events.
     pub fn to_problem(&self) -> Problem {
         match self {
-            Self::Order { .. } | Self::Line { .. } => Problem::conflict(self.to_string()),
+            Self::Order { .. } | Self::Line { .. } | Self::PreparationStarted { .. } => {
+                Problem::conflict(self.to_string())
+            }
             Self::UnknownLine { .. } => Problem::not_found(self.to_string()),
             _ => Problem::unprocessable(self.to_string()),
         }

@@ -207,10 +207,8 @@ pub fn cancel(order: &mut Order, now: &str) -> Result<Applied, StateError> {
         .iter()
         .any(|l| l.item_status == LineStatus::Fulfilled)
     {
-        return Err(StateError::Order {
-            action: "cancel",
+        return Err(StateError::PreparationStarted {
             status: order.order_status,
-            needs: &[OrderStatus::Placed, OrderStatus::AwaitingApproval],
         });
     }
     state::cancel(order, now)
@@ -328,7 +326,12 @@ mod tests {
         let mut o = order(1);
         o.line_items[0].item_status = LineStatus::Fulfilled;
         o.order_status = OrderStatus::Ready;
-        assert!(cancel(&mut o, NOW).is_err());
+        let refused = cancel(&mut o, NOW).unwrap_err();
+        assert_eq!(refused.to_problem().status, 409);
+        assert!(
+            refused.to_string().contains("can no longer be cancelled"),
+            "{refused}"
+        );
     }
 
     #[test]
