@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh Debian machine: the wasm target, redis-server, and chromium
-# with node and npm for the browser test.
+# One-time set-up on a fresh Debian machine: the wasm target, redis-server, chromium with node
+# and npm for the browser test, and schemathesis (Python) for the contract test.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -29,4 +29,9 @@ if ! command -v node >/dev/null 2>&1; then
   echo "setup: installing nodejs and npm (Debian packages)"
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+# The contract test (tests/contract.rs) runs schemathesis against the live shop.
+if ! command -v schemathesis >/dev/null 2>&1; then
+  echo "setup: installing schemathesis (pip)"
+  python3 -m pip install -q -r "$(dirname "$0")/../tests/contract-requirements.txt"
 fi

@@ -118,9 +118,11 @@ fn coffee_and_croissant_reach_ready_then_fulfilled() {
     let picked = shop.post_json(&format!("/v1/api/orders/{id}/pickup"), &json!({}));
     assert_eq!(picked.status, 200, "{}", picked.body);
     assert_eq!(picked.json()["orderStatus"], "FULFILLED");
+    let events = timeline_events(&shop.order(&id));
     assert_eq!(
-        timeline_events(&shop.order(&id)).last().map(String::as_str),
-        Some("order_fulfilled")
+        events[events.len() - 2..],
+        ["order_fulfilled", "stock_consumed"],
+        "{events:?}"
     );
     let again = shop.post_json(&format!("/v1/api/orders/{id}/pickup"), &json!({}));
     assert_eq!(

@@ -31,7 +31,7 @@ async fn route(req: Request) -> anyhow::Result<Response> {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method().clone();
     Ok(match (segments.as_slice(), &method) {
-        (["v1", "api", "counter", "health"], _) => web::health("counter-api"),
+        (["v1", "api", "counter", "health"], _) => web::health(&method, "counter-api"),
         (["v1", "api", "orders"], Method::Post) => place(&req).await?,
         (["v1", "api", "orders"], _) => web::method_not_allowed(&method, "POST"),
         (["v1", "api", "orders", "sweep"], Method::Post) => sweep().await?,

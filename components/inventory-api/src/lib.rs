@@ -5,7 +5,7 @@
 
 use domain::inventory::{Inventory, OutOfStock};
 use domain::problem::Problem;
-use domain::{StockItem, StockRequest};
+use domain::{ItemType, StockItem, StockRequest};
 use platform::store::{Change, Store};
 use platform::web;
 use serde::Deserialize;
@@ -29,7 +29,7 @@ fn route(req: &Request) -> anyhow::Result<Response> {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method().clone();
     Ok(match (segments.as_slice(), &method) {
-        (["v1", "api", "inventory", "health"], _) => web::health("inventory-api"),
+        (["v1", "api", "inventory", "health"], _) => web::health(&method, "inventory-api"),
         (["v1", "api", "inventory"], Method::Get) => levels(&load()?),
         (["v1", "api", "inventory"], Method::Delete) => levels(&change(|mut inv| {
             inv.restock_all(0);
@@ -92,7 +92,35 @@ fn change(mut f: impl FnMut(Inventory) -> Change<Inventory, ()>) -> anyhow::Resu
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Restock {
-    levels: Vec<StockItem>,
+    levels: Vec<Level>,
+}
+
+/// A [`StockItem`] whose quantity may also be written `5.0` (JSON does not tell it from `5`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Level {
+    item_type: ItemType,
+    #[serde(deserialize_with = "whole_u32")]
+    quantity: u32,
+}
+
+fn whole_u32<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+                .map(|f| f as u64)
+        })
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "quantity must be a whole number from 0 to {}, got {number}",
+                u32::MAX
+            ))
+        })
 }
 
 /// POST /v1/api/inventory/restock: no body restocks every item to the default level;
@@ -106,7 +134,15 @@ fn restock(req: &Request) -> anyhow::Result<Response> {
             Err(p) => return Ok(web::problem(&p)),
         };
         match serde_json::from_slice::<Restock>(body) {
-            Ok(r) => Some(r.levels),
+            Ok(r) => Some(
+                r.levels
+                    .into_iter()
+                    .map(|l| StockItem {
+                        item_type: l.item_type,
+                        quantity: l.quantity,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
             Err(e) => {
                 return Ok(web::problem(&Problem::bad_request(format!(
                     "restock body must be {{ \"levels\": [{{ \"itemType\": <number or name>, \"quantity\": <0..> }}] }}: {e}"

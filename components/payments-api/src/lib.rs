@@ -29,7 +29,7 @@ fn route(req: &Request) -> anyhow::Result<Response> {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method().clone();
     Ok(match (segments.as_slice(), &method) {
-        (["v1", "api", "payments", "health"], _) => web::health("payments-api"),
+        (["v1", "api", "payments", "health"], _) => web::health(&method, "payments-api"),
         (["v1", "api", "payments", order_id], Method::Get) => {
             match Store::open()?.get::<Payment>(&key(order_id))? {
                 Some(p) => web::json(200, &p),

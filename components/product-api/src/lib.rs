@@ -10,7 +10,9 @@ fn handle(req: Request) -> Response {
     let segments = web::segments(&req);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let csv = match segments.as_slice() {
-        ["health"] | ["v1", "api", "products", "health"] => return web::health("product-api"),
+        ["health"] | ["v1", "api", "products", "health"] => {
+            return web::health(req.method(), "product-api")
+        }
         ["v1", "api", "item-types"] | ["v1-get-item-types"] => None,
         ["v1", "api", "items-by-types", csv] | ["v1-get-items-by-types", csv] => Some(*csv),
         ["v1", "api", "items-by-types"] | ["v1-get-items-by-types"] => Some(""),

@@ -33,7 +33,7 @@ fn route(req: &Request) -> anyhow::Result<Response> {
         }
     };
     Ok(match (rest, &method) {
-        (["health"], _) => web::health(&format!("{name}-api")),
+        (["health"], _) => web::health(&method, &format!("{name}-api")),
         (["queue"], Method::Get) => web::json(200, &stations::pending(&Store::open()?, station)?),
         (["queue"], _) => web::method_not_allowed(&method, "GET"),
         (["items", line_id, "complete"], Method::Post) => complete(station, line_id)?,

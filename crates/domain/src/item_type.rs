@@ -145,6 +145,14 @@ impl Visitor<'_> for ItemTypeVisitor {
             .ok_or_else(|| Self::unknown(value))
     }
 
+    /// JSON does not tell `1` from `1.0` (nor does JSON Schema's `integer`).
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<ItemType, E> {
+        Some(value)
+            .filter(|v| v.fract() == 0.0 && (0.0..=9.0).contains(v))
+            .and_then(|v| ItemType::from_wire_index(v as u64))
+            .ok_or_else(|| Self::unknown(value))
+    }
+
     fn visit_str<E: de::Error>(self, value: &str) -> Result<ItemType, E> {
         ItemType::from_wire_name(value).ok_or_else(|| Self::unknown(value))
     }
@@ -177,6 +185,11 @@ mod tests {
         assert_eq!(from_number, ItemType::Croissant);
         assert_eq!(from_name, ItemType::Croissant);
         assert_eq!(lenient, ItemType::CoffeeWithRoom);
+        let whole_float: ItemType = serde_json::from_str("7.0").unwrap();
+        assert_eq!(whole_float, ItemType::Croissant);
+        for bad in ["7.5", "10.0", "-1.0"] {
+            assert!(serde_json::from_str::<ItemType>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

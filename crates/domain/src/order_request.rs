@@ -284,8 +284,12 @@ fn quantity(value: Option<&Value>, pointer: &str, errors: &mut Vec<FieldError>) 
         None | Some(Value::Null) => return Some(1),
         Some(value) => value,
     };
+    // JSON does not tell `2` from `2.0` (nor does JSON Schema's `integer`).
+    let whole =
+        |f: f64| (f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u64);
     let in_range = value
         .as_u64()
+        .or_else(|| value.as_f64().and_then(whole))
         .filter(|q| (1..=u64::from(MAX_QUANTITY)).contains(q))
         .and_then(|q| u32::try_from(q).ok());
     if in_range.is_none() {

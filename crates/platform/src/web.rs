@@ -41,8 +41,11 @@ pub fn method_not_allowed(method: &Method, allowed: &str) -> Response {
         .build()
 }
 
-/// The liveness answer every HTTP component gives at its `.../health` path.
-pub fn health(component: &str) -> Response {
+/// The liveness answer every HTTP component gives at its `.../health` path (GET only).
+pub fn health(method: &Method, component: &str) -> Response {
+    if *method != Method::Get {
+        return method_not_allowed(method, "GET");
+    }
     json(
         200,
         &serde_json::json!({ "status": "ok", "component": component }),

@@ -7,7 +7,7 @@
 //!   when missing; a field named `type_` (a keyword escaped by wit-bindgen) is `"type"`.
 //!   Implemented with a hidden shadow copy of the struct and `#[serde(remote = "...")]`.
 //! - unit-only enums: SCREAMING_SNAKE_CASE names (`AWAITING_APPROVAL`), read back from that name
-//!   (case-insensitive, `-` or `_`) or from the declaration index. Unknown input is a serde
+//!   (case-insensitive, `-` or `_`) or from the declaration index (`1` or `1.0`). Unknown input is a serde
 //!   error that lists the allowed names. Also adds `ALL`, `WIRE_NAMES`, `wire_name`,
 //!   `from_wire_name` and `from_wire_index`.
 //!
@@ -204,6 +204,20 @@ fn expand_unit_enum(input: &DeriveInput, variants: &[syn::Ident]) -> TokenStream
                             "unknown {} `{}`; allowed: {}", #what, value, #allowed
                         ))
                     })
+                }
+
+                // JSON does not tell `1` from `1.0` (nor does JSON Schema's `integer`).
+                fn visit_f64<E: ::serde::de::Error>(
+                    self,
+                    value: f64,
+                ) -> ::core::result::Result<#ident, E> {
+                    if value.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&value) {
+                        self.visit_u64(value as u64)
+                    } else {
+                        ::core::result::Result::Err(E::custom(::core::format_args!(
+                            "unknown {} `{}`; allowed: {}", #what, value, #allowed
+                        )))
+                    }
                 }
 
                 fn visit_i64<E: ::serde::de::Error>(

@@ -62,14 +62,16 @@ fn enum_reads_name_or_index() {
     let by_name: OrderStatus = serde_json::from_str("\"IN_PROGRESS\"").unwrap();
     let lenient: OrderStatus = serde_json::from_str("\"in-progress\"").unwrap();
     let by_index: OrderStatus = serde_json::from_str("1").unwrap();
+    let by_whole_float: OrderStatus = serde_json::from_str("2.0").unwrap();
     assert_eq!(by_name, OrderStatus::InProgress);
+    assert_eq!(by_whole_float, OrderStatus::InProgress);
     assert_eq!(lenient, OrderStatus::InProgress);
     assert_eq!(by_index, OrderStatus::AwaitingApproval);
 }
 
 #[test]
 fn enum_errors_list_allowed_names() {
-    for bad in ["\"DONE\"", "3", "-1"] {
+    for bad in ["\"DONE\"", "3", "-1", "1.5", "-0.5", "1e300"] {
         let err = serde_json::from_str::<OrderStatus>(bad)
             .unwrap_err()
             .to_string();

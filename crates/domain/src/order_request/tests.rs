@@ -183,7 +183,8 @@ fn quantities_out_of_range() {
             { "itemType": 1, "quantity": 21 },
             { "itemType": 1, "quantity": 2.5 },
             { "itemType": 1, "quantity": "2" },
-            { "itemType": 1, "quantity": 20 }
+            { "itemType": 1, "quantity": 20 },
+            { "itemType": 1.0, "quantity": 2.0 }
         ]),
         json!([]),
     ))
