@@ -367,7 +367,7 @@ fn two_hundred_concurrent_orders_all_complete() {
         ORDERS as u64
     );
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
+    test_support::report(&format!(
         "200 concurrent orders ({CLIENTS} clients): all POSTed in {:.2} s, all READY {:.2} s after the first POST; \
          POST-to-READY p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         posted.as_secs_f64(),
@@ -375,7 +375,7 @@ fn two_hundred_concurrent_orders_all_complete() {
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().unwrap()
-    );
+    ));
 }
 
 /// Sends a bad request and checks the problem answer.

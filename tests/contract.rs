@@ -201,9 +201,9 @@ fn schemathesis_finds_the_live_shop_true_to_its_document() {
             "examples,coverage,fuzzing",
         ],
     );
-    println!(
+    test_support::report(&format!(
         "schemathesis sent {sent} requests in {:.1?} (seed {seed}, {examples} examples per operation)",
         started.elapsed()
-    );
+    ));
     assert!(sent > 100, "schemathesis sent only {sent} requests");
 }

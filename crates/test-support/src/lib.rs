@@ -371,3 +371,9 @@ impl Drop for Subscription {
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
+
+/// Prints a figure a test measured straight to stderr, past the test harness's output capture,
+/// so it shows in CI logs of passing runs too.
+pub fn report(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
