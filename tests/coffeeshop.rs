@@ -251,12 +251,7 @@ fn staff_complete_items_when_auto_fulfill_is_off() {
         200
     );
     shop.wait_for_status(id, "READY", READY_WITHIN);
-    assert!(shop
-        .get("/v1/api/barista/queue")
-        .json()
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(shop.queue("barista").is_empty());
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -165,6 +165,13 @@ impl Shop {
         )
     }
 
+    /// A station's queue (`barista` or `kitchen`).
+    pub fn queue(&self, station: &str) -> Vec<Value> {
+        let r = self.get(&format!("/v1/api/{station}/queue"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json().as_array().unwrap().clone()
+    }
+
     /// The payments ledger of an order (404 -> None).
     pub fn payment(&self, order_id: &str) -> Option<Value> {
         let r = self.get(&format!("/v1/api/payments/{order_id}"));

@@ -107,11 +107,7 @@ fn declined_payment_rejects_the_order_and_releases_stock() {
     );
     assert_eq!(ledger["declines"].as_array().unwrap().len(), 1);
     assert!(
-        shop.get("/v1/api/barista/queue")
-            .json()
-            .as_array()
-            .unwrap()
-            .is_empty(),
+        shop.queue("barista").is_empty(),
         "nothing reached a station"
     );
 }
@@ -258,14 +254,7 @@ fn cancel_refunds_releases_and_clears_the_queues() {
     let order = shop.place(json!([{ "itemType": 0 }]), json!([]));
     let id = id_of(&order);
     shop.wait_for_status(&id, "IN_PROGRESS", SOON);
-    assert_eq!(
-        shop.get("/v1/api/barista/queue")
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(shop.queue("barista").len(), 1);
     let cancelled = shop.post_json(&format!("/v1/api/orders/{id}/cancel"), &json!({}));
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     let cancelled = cancelled.json();
@@ -282,14 +271,7 @@ fn cancel_refunds_releases_and_clears_the_queues() {
     assert_eq!(ledger["refunds"].as_array().unwrap().len(), 1);
     assert_eq!(ledger["refunds"][0]["amountCents"], 450);
     assert_eq!(shop.stock(0).0, available);
-    assert!(
-        shop.get("/v1/api/barista/queue")
-            .json()
-            .as_array()
-            .unwrap()
-            .is_empty(),
-        "off the queue"
-    );
+    assert!(shop.queue("barista").is_empty(), "off the queue");
     assert_eq!(
         shop.post_json(&format!("/v1/api/orders/{id}/cancel"), &json!({}))
             .status,

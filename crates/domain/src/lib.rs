@@ -13,6 +13,8 @@ pub mod payments;
 pub mod pricing;
 pub mod problem;
 pub mod state;
+#[cfg(test)]
+mod test_orders;
 pub mod types;
 pub mod workflow;
 

@@ -1,32 +1,11 @@
 use super::*;
-use crate::catalog::catalog;
-use crate::order::new_order;
-use crate::order_request::{PlaceOrder, RequestedItem};
-use crate::{CommandType, ItemType, Location, OrderSource};
+use crate::ItemType;
 use serde_json::json;
 
 const NOW: &str = "2026-11-21T10:00:00.000Z";
 
 fn order(barista: &[ItemType], kitchen: &[ItemType]) -> Order {
-    let items = |types: &[ItemType]| {
-        types
-            .iter()
-            .map(|&item_type| RequestedItem {
-                item_type,
-                quantity: 1,
-            })
-            .collect()
-    };
-    let request = PlaceOrder {
-        command_type: CommandType::PlaceOrder,
-        order_source: OrderSource::Counter,
-        location: Location::Atlanta,
-        loyalty_member_id: "7d2d4a5e-5b3c-4f3e-9f1a-2b6c8d9e0f11".into(),
-        barista_items: items(barista),
-        kitchen_items: items(kitchen),
-        timestamp: None,
-    };
-    new_order(&request, &catalog(), NOW).unwrap()
+    crate::test_orders::order_with(&[barista, kitchen].concat(), NOW)
 }
 
 #[test]

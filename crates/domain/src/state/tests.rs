@@ -1,38 +1,15 @@
 mod properties;
 
 use super::*;
-use crate::catalog::catalog;
 use crate::events::{updated_event, BARISTA_ORDER_UPDATED, KITCHEN_ORDER_UPDATED};
-use crate::order::new_order;
-use crate::order_request::{PlaceOrder, RequestedItem};
-use crate::{CommandType, Location, OrderSource, UpdatedItem};
+use crate::UpdatedItem;
 
 const T0: &str = "2026-11-21T10:00:00.000Z";
 const T1: &str = "2026-11-21T10:01:00.000Z";
 
 /// An order with one line per given type.
 pub(super) fn order_with(types: &[ItemType]) -> Order {
-    let (barista, kitchen): (Vec<ItemType>, Vec<ItemType>) =
-        types.iter().partition(|t| t.station() == Station::Barista);
-    let items = |types: Vec<ItemType>| {
-        types
-            .into_iter()
-            .map(|item_type| RequestedItem {
-                item_type,
-                quantity: 1,
-            })
-            .collect()
-    };
-    let request = PlaceOrder {
-        command_type: CommandType::PlaceOrder,
-        order_source: OrderSource::Counter,
-        location: Location::Atlanta,
-        loyalty_member_id: "7d2d4a5e-5b3c-4f3e-9f1a-2b6c8d9e0f11".into(),
-        barista_items: items(barista),
-        kitchen_items: items(kitchen),
-        timestamp: None,
-    };
-    new_order(&request, &catalog(), T0).unwrap()
+    crate::test_orders::order_with(types, T0)
 }
 
 /// A station report on the given lines of `order`.
