@@ -12,6 +12,7 @@ pub const COMPONENTS: &[&str] = &[
     "product-api",
     "counter-api",
     "counter-worker",
+    "events-api",
     "inventory-api",
     "payments-api",
     "station-api",

@@ -21,19 +21,10 @@ pub fn list(req: &Request) -> anyhow::Result<Response> {
             0
         }),
     };
-    let limit = match web::query_param(req, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    "?limit",
-                    format!("must be 1 to {MAX_LIMIT}"),
-                ));
-                DEFAULT_LIMIT
-            }
-        },
-    };
+    let limit = web::limit_param(req, DEFAULT_LIMIT, MAX_LIMIT).unwrap_or_else(|e| {
+        errors.push(e);
+        DEFAULT_LIMIT
+    });
     if !errors.is_empty() {
         return Ok(web::problem(&Problem::invalid_fields(errors)));
     }

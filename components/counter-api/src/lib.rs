@@ -12,6 +12,7 @@ use domain::order_request::{parse_place_order, MAX_BODY_BYTES};
 use domain::problem::FieldError;
 use domain::problem::Problem;
 use domain::{clock, state, workflow, OrderStatus};
+use platform::queue::Queue;
 use platform::store::Store;
 use platform::{orders, saga, services, stations, web};
 use spin_sdk::http::{Method, Request, Response};
@@ -202,7 +203,8 @@ async fn cancel(id: &str) -> anyhow::Result<Response> {
 }
 
 /// POST /v1/api/orders/sweep: resumes every order whose saga has a step due (expired
-/// approvals, a charge not yet dispatched, compensation not yet done). For an operator or a
+/// approvals, a charge not yet dispatched, compensation not yet done), then rings the
+/// doorbell of every event queue with unfinished work (redelivery). For an operator or a
 /// Kubernetes CronJob.
 async fn sweep() -> anyhow::Result<Response> {
     let store = Store::open()?;
@@ -226,8 +228,28 @@ async fn sweep() -> anyhow::Result<Response> {
             }
         }
     }
+    let rang = ring_unfinished_queues()?;
     Ok(web::json(
         200,
-        &serde_json::json!({ "checked": all.len(), "advanced": advanced, "failed": failed }),
+        &serde_json::json!({
+            "checked": all.len(),
+            "advanced": advanced,
+            "failed": failed,
+            "rang": rang,
+        }),
     ))
+}
+
+/// Rings the doorbell of every channel whose queue still holds unacknowledged events, so
+/// workers redeliver what is due even when no new event arrives.
+fn ring_unfinished_queues() -> anyhow::Result<Vec<&'static str>> {
+    let queue = Queue::open()?;
+    let mut rang = Vec::new();
+    for channel in domain::events::QUEUED_CHANNELS {
+        if queue.depth(channel)?.unacknowledged > 0 {
+            queue.ring(channel)?;
+            rang.push(channel);
+        }
+    }
+    Ok(rang)
 }

@@ -1,35 +1,48 @@
-//! The counter's worker: applies the stations' `*_order_updated` events to orders (a report
-//! that does not move a line forward changes nothing, so duplicates are harmless). Each step
-//! becomes a notification (`order_ready` tells the customer to come). It calls no other
-//! component, so it deploys alone; an order a station rejected gets its compensation from
-//! counter-api's saga (the next touch or the sweep route).
+//! The counter's worker. A message on `barista_order_updated` or `kitchen_order_updated` is a
+//! doorbell: the worker drains both stations' durable update queues and applies each update to
+//! its order (an update that does not move a line forward changes nothing, so repeats are
+//! harmless). Each step becomes a notification (`order_ready` tells the customer to come). It
+//! calls no other component, so it deploys alone; an order a station rejected gets its
+//! compensation from counter-api's saga (the next touch or the sweep route).
 
-use domain::{clock, events, state};
+use domain::{clock, events, state, Station};
 use platform::orders;
+use platform::queue::{self, Delivery, Failure, Queue};
 use platform::store::Store;
 use spin_sdk::redis_component;
 
 #[redis_component]
-fn on_updated(payload: bytes::Bytes) -> anyhow::Result<()> {
-    let event = match events::decode_updated(&payload) {
-        Ok(e) => e,
-        Err(e) => {
-            // A malformed event can never succeed: log it and drop it rather than fail forever.
-            eprintln!("counter-worker: ignoring bad event: {e}");
-            return Ok(());
-        }
-    };
-    let now = clock::now_rfc3339();
+fn on_doorbell(_message: bytes::Bytes) -> anyhow::Result<()> {
     let store = Store::open()?;
-    match orders::apply(&store, &event.order_id, |order| {
-        state::apply_update(order, &event, &now)
-    })? {
-        Ok(Some(_)) => {}
-        Ok(None) => eprintln!(
-            "counter-worker: update {} names unknown order {}",
-            event.id, event.order_id
-        ),
-        Err(e) => eprintln!("counter-worker: update {} not applied: {e}", event.id),
+    let queue = Queue::open()?;
+    let policy = queue::retry_policy()?;
+    for station in [Station::Barista, Station::Kitchen] {
+        let channel = events::updated_channel(station);
+        let drained = queue.drain(channel, &policy, |d| apply(&store, d))?;
+        if drained.retrying + drained.dead_lettered > 0 {
+            eprintln!("counter-worker: {channel}: {drained:?}");
+        }
     }
     Ok(())
+}
+
+fn apply(store: &Store, delivery: &Delivery) -> Result<(), Failure> {
+    let event = events::decode_updated(delivery.payload.as_bytes())
+        .map_err(|e| Failure::Reject(format!("not an updated event: {e}")))?;
+    let now = clock::now_rfc3339();
+    match orders::apply(store, &event.order_id, |order| {
+        state::apply_update(order, &event, &now)
+    })? {
+        Ok(Some(_)) => Ok(()),
+        // Orders are stored before their lines are sent to a station, so this never heals.
+        Ok(None) => Err(Failure::Reject(format!(
+            "update {} names unknown order {}",
+            event.id, event.order_id
+        ))),
+        // The order moved on (cancelled, or a later report came first): nothing to do.
+        Err(e) => {
+            eprintln!("counter-worker: update {} not applied: {e}", event.id);
+            Ok(())
+        }
+    }
 }

@@ -56,8 +56,15 @@ fn complete(station: domain::Station, line_id: &str) -> anyhow::Result<Response>
             "no line `{line_id}` on the {} queue",
             stations::name(station)
         ))),
-        Err(NotCompleted::AlreadyCompleted) => web::problem(&Problem::conflict(format!(
-            "line `{line_id}` is already completed"
-        ))),
+        Err(NotCompleted::AlreadyCompleted(ticket)) => {
+            // Report a made item again: if the first report was lost with a crash, this
+            // repairs it (the counter ignores a report that changes nothing).
+            if ticket.status == domain::LineStatus::Fulfilled {
+                stations::report(station, std::slice::from_ref(&ticket))?;
+            }
+            web::problem(&Problem::conflict(format!(
+                "line `{line_id}` is already completed"
+            )))
+        }
     })
 }

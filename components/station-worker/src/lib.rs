@@ -1,39 +1,55 @@
-//! A station's worker (deployed as barista-worker and kitchen-worker): takes the station's
-//! `*_order_placed` events onto its queue and acknowledges them with IN_PROGRESS; with
-//! `auto_fulfill` it completes them right away and reports FULFILLED.
+//! A station's worker (deployed as barista-worker and kitchen-worker). A message on the
+//! station's `*_order_placed` channel is a doorbell: the worker drains the station's durable
+//! queue, puts each event's lines on the station queue and reports them IN_PROGRESS; with
+//! `auto_fulfill` it completes them right away and reports FULFILLED. An event is acknowledged
+//! only after its tickets and reports are stored, so a crash part-way means a redelivery,
+//! which finds the tickets already there and repeats only the reports.
 
-use domain::events;
+use domain::{events, LineStatus, Station};
+use platform::queue::{self, Delivery, Failure, Queue};
 use platform::store::Store;
-use platform::{settings, stations};
+use platform::{faults, settings, stations};
 use spin_sdk::redis_component;
 
 #[redis_component]
-fn on_placed(payload: bytes::Bytes) -> anyhow::Result<()> {
+fn on_doorbell(_message: bytes::Bytes) -> anyhow::Result<()> {
     let station = stations::current()?;
-    let event = match events::decode_placed(&payload) {
-        Ok(e) => e,
-        Err(e) => {
-            // A malformed event can never succeed: log it and drop it rather than fail forever.
-            eprintln!(
-                "{}-worker: ignoring bad event: {e}",
-                stations::name(station)
-            );
-            return Ok(());
-        }
-    };
-    if events::station_of_placed(&event.type_) != Some(station) {
-        return Ok(());
-    }
     let store = Store::open()?;
-    let tickets = stations::accept(&store, station, &event)?;
+    let channel = events::placed_channel(station);
+    let drained = Queue::open()?.drain(channel, &queue::retry_policy()?, |delivery| {
+        take(&store, station, delivery)
+    })?;
+    if drained.retrying + drained.dead_lettered > 0 {
+        eprintln!("{}-worker: {drained:?}", stations::name(station));
+    }
+    Ok(())
+}
+
+fn take(store: &Store, station: Station, delivery: &Delivery) -> Result<(), Failure> {
+    let event = events::decode_placed(delivery.payload.as_bytes())
+        .map_err(|e| Failure::Reject(format!("not a placed event: {e}")))?;
+    if events::station_of_placed(&event.type_) != Some(station) {
+        return Err(Failure::Reject(format!(
+            "a {} event on the {} queue",
+            event.type_,
+            stations::name(station)
+        )));
+    }
+    if faults::worker_fails(delivery.attempt) {
+        return Err(Failure::Retry(anyhow::anyhow!(
+            "injected fault: failing delivery {}",
+            delivery.attempt
+        )));
+    }
+    let tickets = stations::accept(store, station, &event)?;
     stations::report(station, &tickets)?;
     if settings::auto_fulfill() {
         let mut done = Vec::new();
         for t in tickets
             .iter()
-            .filter(|t| t.status == domain::LineStatus::InProgress)
+            .filter(|t| t.status == LineStatus::InProgress)
         {
-            if let Ok(ticket) = stations::complete(&store, station, &t.line_id)? {
+            if let Ok(ticket) = stations::complete(store, station, &t.line_id)? {
                 done.push(ticket);
             }
         }

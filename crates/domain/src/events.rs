@@ -16,6 +16,15 @@ pub const BARISTA_ORDER_UPDATED: &str = "barista_order_updated";
 pub const KITCHEN_ORDER_UPDATED: &str = "kitchen_order_updated";
 pub const NOTIFICATIONS: &str = "notifications";
 
+/// The channels whose events are kept on a durable queue until a worker acknowledges them.
+/// (Notifications are kept in the feed instead.)
+pub const QUEUED_CHANNELS: [&str; 4] = [
+    BARISTA_ORDER_PLACED,
+    KITCHEN_ORDER_PLACED,
+    BARISTA_ORDER_UPDATED,
+    KITCHEN_ORDER_UPDATED,
+];
+
 /// The channel on which `station` receives new lines.
 pub fn placed_channel(station: Station) -> &'static str {
     match station {
@@ -64,7 +73,9 @@ pub fn placed_event(
         return None;
     }
     Some(PlacedEvent {
-        id: new_id(),
+        // One placed event per order and station: sending it again (a saga resumed after a
+        // crash) repeats the id, so the station's deduplication by event id catches it.
+        id: format!("{}:{}", order.id, placed_channel(station)),
         type_: placed_channel(station).to_owned(),
         order_id: order.id.clone(),
         occurred_at: now.to_owned(),

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod clock;
+pub mod delivery;
 pub mod events;
 pub mod inventory;
 pub mod item_type;

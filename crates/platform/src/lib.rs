@@ -1,11 +1,13 @@
 //! What every coffeeshop component needs from Spin, written once: HTTP answers and request
 //! checks (`web`), key-value storage with compare-and-swap (`store`), events on Redis
-//! (`bus`) and application variables (`settings`). Components stay thin adapters around
-//! the `domain` crate.
+//! (`bus`, kept durable by `queue`) and application variables (`settings`). Components stay
+//! thin adapters around the `domain` crate.
 
 pub mod bus;
+pub mod faults;
 pub mod notify;
 pub mod orders;
+pub mod queue;
 pub mod saga;
 pub mod services;
 pub mod settings;

@@ -16,12 +16,6 @@ pub fn policy() -> anyhow::Result<Policy> {
     Policy::parse(&threshold, &deadline).map_err(anyhow::Error::msg)
 }
 
-/// A fault to inject for tests of recovery (variable `inject_fault`): "after-charge" stops
-/// the saga right after the charge is recorded, as a crash there would.
-fn fault_after_charge() -> bool {
-    crate::settings::get_or("inject_fault", "") == "after-charge"
-}
-
 /// No saga needs more steps than this; the bound keeps a confused order from looping.
 const MAX_STEPS: usize = 12;
 
@@ -60,7 +54,7 @@ async fn perform(
         Step::Charge => match services::charge(order).await? {
             Charge::Charged => {
                 record(&mut |o| Ok(workflow::record_charge(o, now)))?;
-                if fault_after_charge() {
+                if crate::faults::after_charge() {
                     anyhow::bail!("injected fault: stopped after charging order {id}");
                 }
                 Ok(())
@@ -71,7 +65,9 @@ async fn perform(
             let placed = events::placed_events(order, now, None);
             let mut stations = Vec::new();
             for event in &placed {
-                crate::bus::publish(&event.type_, event)?;
+                // Kept on the station's queue before the order says so: nothing is lost
+                // between the two, and a repeat has the same event id.
+                crate::bus::send(&event.type_, event)?;
                 stations.push(event.type_.trim_end_matches("_order_placed").to_owned());
             }
             record(&mut |o| Ok(workflow::record_dispatch(o, &stations.join(", "), now)))

@@ -63,7 +63,8 @@ pub fn accept(store: &Store, station: Station, event: &PlacedEvent) -> anyhow::R
 /// Why a completion did not happen.
 pub enum NotCompleted {
     UnknownLine,
-    AlreadyCompleted,
+    /// It is no longer in progress; here is how it stands.
+    AlreadyCompleted(Ticket),
 }
 
 /// Marks a ticket FULFILLED (staff pressed "complete", or auto-fulfil).
@@ -78,7 +79,7 @@ pub fn complete(
         |current: Option<Ticket>| match current {
             None => Change::Fail(NotCompleted::UnknownLine),
             Some(t) if t.status != LineStatus::InProgress => {
-                Change::Fail(NotCompleted::AlreadyCompleted)
+                Change::Fail(NotCompleted::AlreadyCompleted(t))
             }
             Some(mut t) => {
                 t.status = LineStatus::Fulfilled;
@@ -115,7 +116,7 @@ pub fn report(station: Station, tickets: &[Ticket]) -> anyhow::Result<()> {
     }
     for (order_id, items) in by_order {
         let event = events::updated_event(order_id, station, items, &now, None);
-        crate::bus::publish(&event.type_, &event)?;
+        crate::bus::send(&event.type_, &event)?;
     }
     Ok(())
 }

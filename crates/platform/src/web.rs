@@ -1,6 +1,6 @@
 //! HTTP answers and request checks shared by the HTTP components.
 
-use domain::problem::{Problem, CONTENT_TYPE as PROBLEM_JSON};
+use domain::problem::{FieldError, Problem, CONTENT_TYPE as PROBLEM_JSON};
 use serde::Serialize;
 use spin_sdk::http::{Method, Request, Response};
 
@@ -86,6 +86,17 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (percent_decode(k) == name).then(|| percent_decode(v))
     })
+}
+
+/// The `limit` query parameter: `default` when absent, an error unless it is 1 to `max`.
+pub fn limit_param(req: &Request, default: usize, max: usize) -> Result<usize, FieldError> {
+    match query_param(req, "limit") {
+        None => Ok(default),
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(FieldError::new("?limit", format!("must be 1 to {max}"))),
+        },
+    }
 }
 
 fn percent_decode(text: &str) -> String {

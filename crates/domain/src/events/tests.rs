@@ -43,6 +43,17 @@ fn placed_events_only_for_stations_with_lines() {
 }
 
 #[test]
+fn a_placed_event_sent_again_keeps_its_id() {
+    let both = order(&[ItemType::Latte], &[ItemType::Muffin]);
+    let first = placed_events(&both, NOW, None);
+    let again = placed_events(&both, "2026-11-21T10:05:00.000Z", None);
+    assert_eq!(first[0].id, again[0].id);
+    assert_eq!(first[1].id, again[1].id);
+    let other = order(&[ItemType::Latte], &[]);
+    assert_ne!(placed_events(&other, NOW, None)[0].id, first[0].id);
+}
+
+#[test]
 fn placed_envelope_json_shape() {
     let event = PlacedEvent {
         id: "e1".into(),

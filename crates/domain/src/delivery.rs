@@ -1,0 +1,323 @@
+//! Durable delivery, the pure part: when a message that was not acknowledged is due again,
+//! when it is given up on, and how to read Redis stream replies once Spin has flattened them
+//! into one list (DESIGN.md section 4). The Redis calls themselves live in `platform::queue`.
+
+use std::time::Duration;
+
+use crate::clock::parse_duration;
+
+/// How often and how patiently a failed (or abandoned) message is delivered again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Wait before the second delivery; it doubles for every further one.
+    pub backoff: Duration,
+    /// Deliveries before a message is parked as a dead letter.
+    pub max_attempts: u32,
+}
+
+/// The longest wait between two deliveries, however many attempts came before.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            backoff: Duration::from_secs(2),
+            max_attempts: 5,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// From the `retry_backoff` ("2s", "250ms") and `max_attempts` ("5") variables.
+    pub fn parse(backoff: &str, max_attempts: &str) -> Result<Self, String> {
+        let backoff = parse_duration(backoff).map_err(|e| format!("retry_backoff: {e}"))?;
+        if backoff.is_zero() {
+            return Err("retry_backoff: must be more than zero".into());
+        }
+        let max_attempts = max_attempts
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                format!("max_attempts: `{max_attempts}` is not a number from 1 to 100")
+            })?;
+        Ok(RetryPolicy {
+            backoff,
+            max_attempts,
+        })
+    }
+
+    /// How long a message delivered `deliveries` times must sit unacknowledged before it is
+    /// delivered again. This is also the lease of a worker holding it: a worker that takes
+    /// longer is presumed dead (its effects are idempotent, so a second delivery is harmless).
+    pub fn wait_after(&self, deliveries: u32) -> Duration {
+        let doublings = deliveries.saturating_sub(1).min(20);
+        self.backoff
+            .saturating_mul(1u32 << doublings)
+            .min(MAX_BACKOFF)
+    }
+
+    /// True once a message has had all its deliveries.
+    pub fn exhausted(&self, deliveries: u32) -> bool {
+        deliveries >= self.max_attempts
+    }
+}
+
+/// One value of a flattened Redis reply (Spin's `redis-result`, without the Spin types).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Nil,
+    Int(i64),
+    /// A bulk or status string.
+    Text(String),
+}
+
+impl Reply {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Reply::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn int(&self) -> Option<i64> {
+        match self {
+            Reply::Int(i) => Some(*i),
+            Reply::Text(s) => s.parse().ok(),
+            Reply::Nil => None,
+        }
+    }
+}
+
+/// One stream entry: its id and its field/value pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Entry {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Entries of an XRANGE / XCLAIM reply whose entries all have `field_count` fields, as
+/// `[id, f1, v1, ..., id, f1, v1, ...]`. An entry deleted while pending comes back as
+/// `[id, nil]` on older Redis versions and is skipped.
+pub fn entries(replies: &[Reply], field_count: usize) -> Result<Vec<Entry>, String> {
+    let mut out = Vec::new();
+    let mut rest = replies;
+    while let Some((id, tail)) = rest.split_first() {
+        let id = id
+            .text()
+            .ok_or_else(|| format!("expected a stream entry id, found {id:?}"))?;
+        if let Some((Reply::Nil, tail)) = tail.split_first() {
+            rest = tail;
+            continue;
+        }
+        if tail.len() < field_count * 2 {
+            return Err(format!("stream entry {id} is cut short"));
+        }
+        let (pairs, tail) = tail.split_at(field_count * 2);
+        let fields = pairs
+            .chunks(2)
+            .map(|kv| match (kv[0].text(), kv[1].text()) {
+                (Some(k), Some(v)) => Ok((k.to_owned(), v.to_owned())),
+                _ => Err(format!("stream entry {id} has a field that is not text")),
+            })
+            .collect::<Result<_, _>>()?;
+        out.push(Entry {
+            id: id.to_owned(),
+            fields,
+        });
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// Entries of an XREADGROUP reply for one stream: `[stream, id, f, v, ...]`, or `[nil]`.
+pub fn read_group(replies: &[Reply], field_count: usize) -> Result<Vec<Entry>, String> {
+    match replies.split_first() {
+        None | Some((Reply::Nil, _)) => Ok(Vec::new()),
+        Some((_stream, tail)) => entries(tail, field_count),
+    }
+}
+
+/// One message delivered and not acknowledged (an XPENDING detail line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: String,
+    pub idle: Duration,
+    pub deliveries: u32,
+}
+
+/// An extended XPENDING reply: `[id, consumer, idle-ms, deliveries, ...]`.
+pub fn pending(replies: &[Reply]) -> Result<Vec<Pending>, String> {
+    if replies.len() % 4 != 0 {
+        return Err(format!(
+            "XPENDING reply of {} values is not a list of 4-tuples",
+            replies.len()
+        ));
+    }
+    replies
+        .chunks(4)
+        .map(|row| {
+            let id = row[0].text().ok_or("XPENDING: entry id is not text")?;
+            let idle = row[2].int().ok_or("XPENDING: idle time is not a number")?;
+            let deliveries = row[3]
+                .int()
+                .ok_or("XPENDING: delivery count is not a number")?;
+            Ok(Pending {
+                id: id.to_owned(),
+                idle: Duration::from_millis(idle.max(0) as u64),
+                deliveries: u32::try_from(deliveries.max(0)).unwrap_or(u32::MAX),
+            })
+        })
+        .collect()
+}
+
+/// The `id` of an event envelope, if the payload has a usable one (printable, at most 128
+/// bytes), for deduplication by event id.
+pub fn event_id(payload: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        id: String,
+    }
+    let id = serde_json::from_str::<Envelope>(payload).ok()?.id;
+    let usable = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
+    usable.then_some(id)
+}
+
+/// True for a Redis stream entry id (`<milliseconds>-<sequence>`), so an id from a URL can
+/// be passed to Redis without surprises.
+pub fn is_entry_id(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let digits = |p: Option<&str>| {
+        p.is_some_and(|p| !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Reply {
+        Reply::Text(s.to_owned())
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap() {
+        let p = RetryPolicy::parse("250ms", "4").unwrap();
+        assert_eq!(p.wait_after(1), Duration::from_millis(250));
+        assert_eq!(p.wait_after(2), Duration::from_millis(500));
+        assert_eq!(p.wait_after(3), Duration::from_secs(1));
+        assert_eq!(p.wait_after(0), Duration::from_millis(250));
+        assert_eq!(p.wait_after(u32::MAX), MAX_BACKOFF);
+        assert!(!p.exhausted(3));
+        assert!(p.exhausted(4));
+    }
+
+    #[test]
+    fn bad_policies_are_refused_with_the_variable_named() {
+        assert!(RetryPolicy::parse("0s", "5")
+            .unwrap_err()
+            .contains("retry_backoff"));
+        assert!(RetryPolicy::parse("soon", "5")
+            .unwrap_err()
+            .contains("retry_backoff"));
+        for bad in ["0", "-1", "many", "101"] {
+            assert!(RetryPolicy::parse("1s", bad)
+                .unwrap_err()
+                .contains("max_attempts"));
+        }
+    }
+
+    #[test]
+    fn reads_flattened_entries_and_skips_deleted_ones() {
+        let reply = [
+            t("1-0"),
+            t("event"),
+            t("{\"a\":1}"),
+            t("2-0"),
+            Reply::Nil,
+            t("3-1"),
+            t("event"),
+            t("{}"),
+        ];
+        let got = entries(&reply, 1).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].id, "1-0");
+        assert_eq!(got[0].field("event"), Some("{\"a\":1}"));
+        assert_eq!(got[1].id, "3-1");
+        assert_eq!(got[1].field("missing"), None);
+    }
+
+    #[test]
+    fn truncated_or_odd_replies_are_errors_not_panics() {
+        assert!(entries(&[t("1-0"), t("event")], 1).is_err());
+        assert!(entries(&[Reply::Int(3)], 1).is_err());
+        assert!(pending(&[t("1-0"), t("c"), Reply::Int(5)]).is_err());
+    }
+
+    #[test]
+    fn read_group_skips_the_stream_name_and_handles_nothing_new() {
+        assert!(read_group(&[Reply::Nil], 1).unwrap().is_empty());
+        assert!(read_group(&[], 1).unwrap().is_empty());
+        let got = read_group(&[t("events:x"), t("5-0"), t("event"), t("{}")], 1).unwrap();
+        assert_eq!(got[0].id, "5-0");
+    }
+
+    #[test]
+    fn reads_pending_details() {
+        let reply = [t("1-0"), t("any"), Reply::Int(1500), Reply::Int(2)];
+        assert_eq!(
+            pending(&reply).unwrap(),
+            vec![Pending {
+                id: "1-0".into(),
+                idle: Duration::from_millis(1500),
+                deliveries: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn event_ids_come_from_the_envelope() {
+        assert_eq!(
+            event_id(r#"{"id":"e-1","type":"x"}"#).as_deref(),
+            Some("e-1")
+        );
+        for bad in [
+            "",
+            "{",
+            "[]",
+            r#"{"id":7}"#,
+            r#"{"id":""}"#,
+            r#"{"id":"a b"}"#,
+        ] {
+            assert_eq!(event_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn entry_ids() {
+        assert!(is_entry_id("1732251234000-0"));
+        for bad in [
+            "",
+            "1",
+            "1-",
+            "-1",
+            "1-2-3",
+            "a-1",
+            "1-0 ",
+            "99999999999999999999999-0",
+        ] {
+            assert!(!is_entry_id(bad), "{bad}");
+        }
+    }
+}

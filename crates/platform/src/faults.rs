@@ -1,0 +1,22 @@
+//! Faults injected on purpose by the recovery tests (variable `inject_fault`; empty in normal
+//! use). Each one imitates a crash or an outage at a point where recovery matters:
+//! - `after-charge`: the order saga stops right after the charge is recorded;
+//! - `worker-fails:N`: a station worker fails the first N deliveries of every message;
+//! - `worker-fails:always`: it fails every delivery.
+
+fn setting() -> String {
+    crate::settings::get_or("inject_fault", "")
+}
+
+pub fn after_charge() -> bool {
+    setting() == "after-charge"
+}
+
+/// True if a worker should fail this (1-based) delivery.
+pub fn worker_fails(attempt: u32) -> bool {
+    match setting().strip_prefix("worker-fails:") {
+        Some("always") => true,
+        Some(n) => n.parse::<u32>().is_ok_and(|n| attempt <= n),
+        None => false,
+    }
+}

@@ -1,0 +1,391 @@
+//! Durable delivery of events (DESIGN.md section 4). Spin's Redis trigger is plain pub/sub,
+//! which loses what nobody hears and hands every replica every message. So each channel also
+//! has a Redis stream, `events:<channel>`, read through one consumer group:
+//!
+//! - `send` appends the event to the stream first, then publishes it on the channel; the
+//!   published message is only a doorbell.
+//! - On any doorbell, a worker `drain`s the stream: first it takes back messages delivered
+//!   earlier and not acknowledged within their backoff (a failed attempt, a worker that died),
+//!   then it reads new ones. The group gives each message to one worker, however many
+//!   replicas hear the bell.
+//! - A message is acknowledged (and deleted) only after the handler's effects are stored.
+//!   Its event id is remembered for a week, so a message that comes again is skipped.
+//! - A handler failure is retried with doubling backoff; after `max_attempts` deliveries, or
+//!   at once for a message that can never succeed, it is parked in `events:dead-letters`
+//!   for an operator to inspect and replay over HTTP (events-api).
+//!
+//! Without a doorbell nothing is redelivered, so the sweep route rings every channel that
+//! still has work.
+
+use anyhow::{anyhow, Context};
+use domain::delivery::{self, Entry, Reply, RetryPolicy};
+use domain::{clock, DeadLetter, QueueDepth};
+use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+
+const GROUP: &str = "workers";
+/// Redis tracks pending messages per consumer; workers are interchangeable, so they share one.
+const CONSUMER: &str = "worker";
+const DEAD_LETTERS: &str = "events:dead-letters";
+const DEAD_LETTER_FIELDS: usize = 5;
+/// How long an acknowledged event id is remembered for deduplication.
+const REMEMBER_SECONDS: &str = "604800";
+/// A bound on one doorbell's work, so a handler never runs unboundedly; later doorbells
+/// (every send rings one) and the sweep pick up the rest.
+const MAX_PER_DRAIN: usize = 500;
+
+/// The stream that keeps `channel`'s events until they are acknowledged.
+pub fn stream(channel: &str) -> String {
+    format!("events:{channel}")
+}
+
+/// Retry settings from the `retry_backoff` and `max_attempts` variables.
+pub fn retry_policy() -> anyhow::Result<RetryPolicy> {
+    RetryPolicy::parse(
+        &crate::settings::get_or("retry_backoff", "2s"),
+        &crate::settings::get_or("max_attempts", "5"),
+    )
+    .map_err(anyhow::Error::msg)
+}
+
+/// One delivery of a message to a handler.
+pub struct Delivery<'a> {
+    pub channel: &'a str,
+    /// The message as sent (normally an event envelope as JSON).
+    pub payload: &'a str,
+    /// 1 for the first delivery.
+    pub attempt: u32,
+}
+
+/// Why a handler did not finish.
+pub enum Failure {
+    /// Worth trying again later (storage or network trouble).
+    Retry(anyhow::Error),
+    /// Can never succeed (an undecodable message): parked at once.
+    Reject(String),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Retry(e)
+    }
+}
+
+/// What one drain did.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub handled: usize,
+    pub duplicates: usize,
+    pub retrying: usize,
+    pub dead_lettered: usize,
+}
+
+impl Drained {
+    fn total(&self) -> usize {
+        self.handled + self.duplicates + self.retrying + self.dead_lettered
+    }
+}
+
+/// A connection to the events Redis (`redis_url`).
+pub struct Queue {
+    conn: Connection,
+}
+
+impl Queue {
+    pub fn open() -> anyhow::Result<Self> {
+        let url = crate::settings::redis_url()?;
+        let conn =
+            Connection::open(&url).map_err(|e| anyhow!("cannot reach Redis for events: {e:?}"))?;
+        Ok(Queue { conn })
+    }
+
+    /// Keeps `payload` on `channel`'s stream, then rings the channel's doorbell with it.
+    /// Once this returns Ok the event will be delivered, even if the doorbell was not heard.
+    pub fn send(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
+        self.exec("XADD", &[&stream(channel), "*", "event", payload])
+            .with_context(|| format!("cannot queue an event on {channel}"))?;
+        if let Err(e) = self.publish(channel, payload) {
+            eprintln!("events: {channel}: doorbell not rung ({e:#}); the sweep will ring it");
+        }
+        Ok(())
+    }
+
+    /// Rings `channel`'s doorbell without a new event, so its workers look for work.
+    pub fn ring(&self, channel: &str) -> anyhow::Result<()> {
+        let bell = serde_json::json!({ "type": channel, "doorbell": true }).to_string();
+        self.publish(channel, &bell)
+    }
+
+    fn publish(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
+        self.conn
+            .publish(channel, payload.as_bytes())
+            .map_err(|e| anyhow!("publish on {channel} failed: {e:?}"))
+    }
+
+    /// Hands due redeliveries, then new messages, of `channel` to `handler` one at a time.
+    pub fn drain(
+        &self,
+        channel: &str,
+        policy: &RetryPolicy,
+        mut handler: impl FnMut(&Delivery) -> Result<(), Failure>,
+    ) -> anyhow::Result<Drained> {
+        let key = stream(channel);
+        let mut done = Drained::default();
+        for due in self.due(&key, policy)? {
+            if done.total() >= MAX_PER_DRAIN {
+                return Ok(done);
+            }
+            // Claiming re-checks the idle time, so of two workers only one gets it.
+            let wait = policy.wait_after(due.deliveries);
+            let Some(entry) = self.claim(&key, &due.id, wait)? else {
+                continue;
+            };
+            if policy.exhausted(due.deliveries) {
+                let why = format!(
+                    "not acknowledged after {} deliveries (the worker failed or stopped)",
+                    due.deliveries
+                );
+                self.park(channel, &entry, due.deliveries, &why)?;
+                done.dead_lettered += 1;
+                continue;
+            }
+            self.deliver(
+                channel,
+                &entry,
+                due.deliveries + 1,
+                policy,
+                &mut handler,
+                &mut done,
+            )?;
+        }
+        while done.total() < MAX_PER_DRAIN {
+            let reply = self.exec(
+                "XREADGROUP",
+                &["GROUP", GROUP, CONSUMER, "COUNT", "1", "STREAMS", &key, ">"],
+            )?;
+            let entries = delivery::read_group(&reply, 1).map_err(anyhow::Error::msg)?;
+            let Some(entry) = entries.first() else {
+                break;
+            };
+            self.deliver(channel, entry, 1, policy, &mut handler, &mut done)?;
+        }
+        Ok(done)
+    }
+
+    /// Messages delivered, not acknowledged, and idle for at least their backoff.
+    fn due(&self, key: &str, policy: &RetryPolicy) -> anyhow::Result<Vec<delivery::Pending>> {
+        let min_idle = policy.backoff.as_millis().to_string();
+        let args = [key, GROUP, "IDLE", &min_idle, "-", "+", "100"];
+        let reply = match self.exec("XPENDING", &args) {
+            Ok(reply) => reply,
+            // Most likely the group does not exist yet: create it (reading from the start,
+            // so nothing sent before is missed) and ask again.
+            Err(_) => {
+                let _ = self.exec("XGROUP", &["CREATE", key, GROUP, "0", "MKSTREAM"]);
+                self.exec("XPENDING", &args)?
+            }
+        };
+        let mut due = delivery::pending(&reply).map_err(anyhow::Error::msg)?;
+        due.retain(|p| p.idle >= policy.wait_after(p.deliveries));
+        Ok(due)
+    }
+
+    fn claim(
+        &self,
+        key: &str,
+        id: &str,
+        min_idle: std::time::Duration,
+    ) -> anyhow::Result<Option<Entry>> {
+        let min_idle = min_idle.as_millis().to_string();
+        let reply = self.exec("XCLAIM", &[key, GROUP, CONSUMER, &min_idle, id])?;
+        Ok(delivery::entries(&reply, 1)
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .next())
+    }
+
+    fn deliver(
+        &self,
+        channel: &str,
+        entry: &Entry,
+        attempt: u32,
+        policy: &RetryPolicy,
+        handler: &mut impl FnMut(&Delivery) -> Result<(), Failure>,
+        done: &mut Drained,
+    ) -> anyhow::Result<()> {
+        let key = stream(channel);
+        let Some(payload) = entry.field("event") else {
+            self.park(
+                channel,
+                entry,
+                attempt,
+                "the stream entry has no `event` field",
+            )?;
+            done.dead_lettered += 1;
+            return Ok(());
+        };
+        let seen = delivery::event_id(payload).map(|id| format!("events:done:{channel}:{id}"));
+        if let Some(seen) = &seen {
+            if self.exec("EXISTS", &[seen])?.first() == Some(&Reply::Int(1)) {
+                self.ack(&key, &entry.id)?;
+                done.duplicates += 1;
+                return Ok(());
+            }
+        }
+        let outcome = handler(&Delivery {
+            channel,
+            payload,
+            attempt,
+        });
+        match outcome {
+            Ok(()) => {
+                if let Some(seen) = &seen {
+                    self.exec("SET", &[seen, "1", "EX", REMEMBER_SECONDS])?;
+                }
+                self.ack(&key, &entry.id)?;
+                done.handled += 1;
+            }
+            Err(Failure::Retry(e)) if !policy.exhausted(attempt) => {
+                eprintln!(
+                    "events: {channel} {}: attempt {attempt} of {} failed: {e:#}; next try in {:?} or later",
+                    entry.id,
+                    policy.max_attempts,
+                    policy.wait_after(attempt)
+                );
+                done.retrying += 1;
+            }
+            Err(Failure::Retry(e)) => {
+                self.park(channel, entry, attempt, &format!("{e:#}"))?;
+                done.dead_lettered += 1;
+            }
+            Err(Failure::Reject(why)) => {
+                self.park(channel, entry, attempt, &why)?;
+                done.dead_lettered += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn ack(&self, key: &str, id: &str) -> anyhow::Result<()> {
+        self.exec("XACK", &[key, GROUP, id])?;
+        // Acknowledged entries are deleted, so the stream holds only unfinished work.
+        self.exec("XDEL", &[key, id])?;
+        Ok(())
+    }
+
+    /// Moves a message to the dead letters (then acknowledges it on its stream).
+    fn park(&self, channel: &str, entry: &Entry, attempts: u32, error: &str) -> anyhow::Result<()> {
+        let payload = entry.field("event").unwrap_or_default();
+        let attempts = attempts.to_string();
+        let now = clock::now_rfc3339();
+        self.exec(
+            "XADD",
+            &[
+                DEAD_LETTERS,
+                "*",
+                "channel",
+                channel,
+                "payload",
+                payload,
+                "attempts",
+                &attempts,
+                "error",
+                error,
+                "failedAt",
+                &now,
+            ],
+        )?;
+        eprintln!(
+            "events: {channel} {}: dead-lettered after {attempts} attempt(s): {error}",
+            entry.id
+        );
+        self.ack(&stream(channel), &entry.id)
+    }
+
+    /// How much work waits on `channel`.
+    pub fn depth(&self, channel: &str) -> anyhow::Result<QueueDepth> {
+        let key = stream(channel);
+        let unacknowledged = self.int("XLEN", &[&key])?;
+        // A stream no worker has read yet has no group, and nothing in flight.
+        let in_flight = if unacknowledged == 0 {
+            0
+        } else {
+            self.int("XPENDING", &[&key, GROUP]).unwrap_or(0)
+        };
+        Ok(QueueDepth {
+            channel: channel.to_owned(),
+            unacknowledged,
+            in_flight,
+        })
+    }
+
+    pub fn dead_letter_count(&self) -> anyhow::Result<u64> {
+        self.int("XLEN", &[DEAD_LETTERS])
+    }
+
+    /// The oldest `limit` dead letters.
+    pub fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
+        let reply = self.exec(
+            "XRANGE",
+            &[DEAD_LETTERS, "-", "+", "COUNT", &limit.to_string()],
+        )?;
+        dead_letters_of(&reply)
+    }
+
+    /// Sends a dead letter again on its channel (as a new message with fresh attempts) and
+    /// removes it from the dead letters. `None` if there is no such dead letter.
+    pub fn replay(&self, id: &str) -> anyhow::Result<Option<DeadLetter>> {
+        let reply = self.exec("XRANGE", &[DEAD_LETTERS, id, id])?;
+        let Some(letter) = dead_letters_of(&reply)?.into_iter().next() else {
+            return Ok(None);
+        };
+        self.send(&letter.channel, &letter.payload)?;
+        self.exec("XDEL", &[DEAD_LETTERS, id])?;
+        Ok(Some(letter))
+    }
+
+    fn int(&self, command: &str, args: &[&str]) -> anyhow::Result<u64> {
+        match self.exec(command, args)?.first() {
+            Some(Reply::Int(n)) => Ok((*n).max(0) as u64),
+            other => Err(anyhow!("{command}: expected a number, got {other:?}")),
+        }
+    }
+
+    fn exec(&self, command: &str, args: &[&str]) -> anyhow::Result<Vec<Reply>> {
+        let params: Vec<RedisParameter> = args
+            .iter()
+            .map(|a| RedisParameter::Binary(a.as_bytes().to_vec()))
+            .collect();
+        let results = self
+            .conn
+            .execute(command, &params)
+            .map_err(|e| anyhow!("Redis {command} failed: {e:?}"))?;
+        Ok(results.into_iter().map(reply).collect())
+    }
+}
+
+fn reply(r: RedisResult) -> Reply {
+    match r {
+        RedisResult::Nil => Reply::Nil,
+        RedisResult::Int64(i) => Reply::Int(i),
+        RedisResult::Status(s) => Reply::Text(s),
+        RedisResult::Binary(b) => Reply::Text(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+fn dead_letters_of(reply: &[Reply]) -> anyhow::Result<Vec<DeadLetter>> {
+    let entries = delivery::entries(reply, DEAD_LETTER_FIELDS).map_err(anyhow::Error::msg)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| DeadLetter {
+            channel: e.field("channel").unwrap_or_default().to_owned(),
+            payload: e.field("payload").unwrap_or_default().to_owned(),
+            attempts: e
+                .field("attempts")
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0),
+            error: e.field("error").unwrap_or_default().to_owned(),
+            failed_at: e.field("failedAt").unwrap_or_default().to_owned(),
+            id: e.id,
+        })
+        .collect())
+}
