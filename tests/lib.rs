@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use test_support::{http, Host, Redis, Reply};
 
+pub mod runs;
+
 /// Every wasm package `spin.toml` names.
 pub const COMPONENTS: &[&str] = &[
     "product-api",
@@ -53,7 +55,11 @@ pub struct Shop {
 
 impl Shop {
     pub fn start(variables: &[(&str, &str)], storage: Storage) -> Shop {
-        let redis = Redis::start().unwrap();
+        Self::start_on(Redis::start().unwrap(), variables, storage)
+    }
+
+    /// Like `start`, on a Redis the test started itself (e.g. with append-only persistence).
+    pub fn start_on(redis: Redis, variables: &[(&str, &str)], storage: Storage) -> Shop {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("runtime-config.toml");
         let store = match storage {
@@ -89,8 +95,21 @@ impl Shop {
         self.host = Self::start_host(&self.redis, &self.dir, variables);
     }
 
+    /// Another host process on the same Redis and store (a second replica, as SpinKube
+    /// scales out): it hears every doorbell and serves the same routes.
+    pub fn another_host(&self, variables: &[(&str, &str)]) -> Host {
+        Self::start_host(&self.redis, &self.dir, variables)
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.host.url(path)
+    }
+
+    /// Runs the sweep (saga resumption and redelivery) and returns its answer.
+    pub fn sweep(&self) -> Value {
+        let r = http("POST", &self.url("/v1/api/orders/sweep"), &[], None).unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
     }
 
     pub fn get(&self, path: &str) -> Reply {

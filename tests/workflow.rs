@@ -414,3 +414,42 @@ fn notifications_feed_is_in_order_without_gaps_and_replayable() {
     assert!(!one.is_empty() && one.iter().all(|n| n["orderId"] == ids[1].as_str()));
     assert_eq!(shop.get("/v1/api/notifications?after=abc").status, 400);
 }
+
+#[test]
+fn stock_reserved_for_an_order_never_stored_is_given_back_by_the_sweep() {
+    // The fault stops placing right after the reservation, as a crash there would.
+    let shop = Shop::start(
+        &[
+            ("inject_fault", "after-reserve"),
+            ("reservation_timeout", "3s"),
+        ],
+        Storage::Sqlite,
+    );
+    shop.restock(&[(1, 10)]);
+    let body = order_request(json!([{ "itemType": 1, "quantity": 3 }]), json!([]));
+    let r = shop.post_json("/v1/api/orders", &body);
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(shop.stock(1), (7, 3));
+    assert_eq!(
+        shop.get("/v1/api/fulfillment-orders").json()["total"],
+        0,
+        "no order was stored"
+    );
+    // Younger than reservation_timeout: it may still belong to an order being placed.
+    assert_eq!(shop.sweep()["releasedReservations"], json!([]));
+    assert_eq!(shop.stock(1), (7, 3));
+
+    std::thread::sleep(Duration::from_millis(3200));
+    let swept = shop.sweep();
+    assert_eq!(
+        swept["releasedReservations"].as_array().unwrap().len(),
+        1,
+        "{swept:#}"
+    );
+    assert_eq!(shop.stock(1), (10, 0));
+    assert_eq!(
+        shop.sweep()["releasedReservations"],
+        json!([]),
+        "released once"
+    );
+}

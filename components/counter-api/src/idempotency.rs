@@ -1,5 +1,10 @@
 //! `Idempotency-Key`: the first request with a key places the order; a retry with the same
 //! key and body gets that order back; the same key with another body is a 422.
+//!
+//! A key is claimed before anything else happens. If the process dies before the order is
+//! stored, the claim would block the key forever; so a claim older than `CLAIM_LEASE` without
+//! an order may be taken over by a retry, which places the order under the same id (the stock
+//! reservation, kept per order id, is then reused rather than taken twice).
 
 use domain::problem::Problem;
 use domain::Order;
@@ -7,14 +12,20 @@ use platform::orders;
 use platform::store::{Change, Store};
 use serde::{Deserialize, Serialize};
 use spin_sdk::http::Request;
+use std::time::Duration;
 
 const MAX_KEY_LEN: usize = 255;
+/// Far longer than placing an order takes, even under load.
+const CLAIM_LEASE: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Record {
     request: String,
     order_id: String,
+    /// When the key was (last) claimed; empty in records stored before it was kept.
+    #[serde(default)]
+    claimed_at: String,
 }
 
 /// The right to place an order under `order_id` (decided up front, so a retry finds it).
@@ -55,14 +66,16 @@ pub fn claim(store: &Store, req: &Request, body: &[u8]) -> anyhow::Result<Claim>
     }
     let request = String::from_utf8_lossy(body).into_owned();
     let record_key = format!("idempotency:{key}");
-    let order_id = domain::order::new_id();
+    let now = domain::clock::now_rfc3339();
+    let fresh = Record {
+        request: request.clone(),
+        order_id: domain::order::new_id(),
+        claimed_at: now.clone(),
+    };
     let mut existing = None;
     store
         .update(&record_key, |current: Option<Record>| match current {
-            None => Change::Write(Record {
-                request: request.clone(),
-                order_id: order_id.clone(),
-            }),
+            None => Change::Write(fresh.clone()),
             Some(found) => {
                 existing = Some(found);
                 Change::<Record, ()>::Keep
@@ -72,7 +85,7 @@ pub fn claim(store: &Store, req: &Request, body: &[u8]) -> anyhow::Result<Claim>
     let Some(found) = existing else {
         return Ok(Claim::Fresh(Held {
             key: Some(record_key),
-            order_id,
+            order_id: fresh.order_id,
         }));
     };
     if found.request != request {
@@ -80,10 +93,36 @@ pub fn claim(store: &Store, req: &Request, body: &[u8]) -> anyhow::Result<Claim>
             "this Idempotency-Key was used with a different request body",
         )));
     }
-    match orders::load(store, &found.order_id)? {
-        Some(order) => Ok(Claim::Replay(order)),
-        None => Ok(Claim::Refused(Problem::conflict(
-            "a request with this Idempotency-Key is still being processed; retry shortly",
-        ))),
+    if let Some(order) = orders::load(store, &found.order_id)? {
+        return Ok(Claim::Replay(order));
     }
+    if !lease_expired(&found.claimed_at, &now) || !take_over(store, &record_key, &found, &now)? {
+        return Ok(Claim::Refused(Problem::conflict(
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+        )));
+    }
+    Ok(Claim::Fresh(Held {
+        key: Some(record_key),
+        order_id: found.order_id,
+    }))
+}
+
+fn lease_expired(claimed_at: &str, now: &str) -> bool {
+    domain::clock::add(claimed_at, CLAIM_LEASE)
+        .and_then(|until| domain::clock::is_due(&until, now))
+        .unwrap_or(true)
+}
+
+/// Renews an abandoned claim for this request; false if another retry renewed it first.
+fn take_over(store: &Store, key: &str, seen: &Record, now: &str) -> anyhow::Result<bool> {
+    let outcome = store.update(key, |current: Option<Record>| match current {
+        Some(r) if r.claimed_at == seen.claimed_at && r.order_id == seen.order_id => {
+            Change::Write(Record {
+                claimed_at: now.to_owned(),
+                ..r
+            })
+        }
+        _ => Change::Fail(()),
+    })?;
+    Ok(outcome.is_ok())
 }

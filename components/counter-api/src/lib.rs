@@ -6,6 +6,7 @@ mod catalog_client;
 mod feed;
 mod idempotency;
 mod listing;
+mod orphans;
 
 use domain::order::OrderView;
 use domain::order_request::{parse_place_order, MAX_BODY_BYTES};
@@ -14,7 +15,7 @@ use domain::problem::Problem;
 use domain::{clock, state, workflow, OrderStatus};
 use platform::queue::Queue;
 use platform::store::Store;
-use platform::{orders, saga, services, stations, web};
+use platform::{faults, orders, saga, services, stations, web};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
@@ -115,12 +116,26 @@ async fn place_claimed(
     if let Err(p) = services::reserve(&order).await? {
         return Ok(Err(p));
     }
+    if faults::after_reserve() {
+        anyhow::bail!(
+            "injected fault: stopped after reserving stock for {}",
+            order.id
+        );
+    }
     orders::create(store, &order)?;
-    // The rest of the saga (approval, charge, dispatch) runs now; if it stops part-way the
-    // order keeps its progress and the sweep route resumes it.
-    Ok(Ok(saga::drive(store, &order.id, &saga::policy()?)
-        .await?
-        .unwrap_or(order)))
+    // The order is accepted once stored. The rest of the saga (approval, charge, dispatch)
+    // runs now; if it stops part-way (Redis down, a crash) the order keeps its progress and
+    // the next touch or the sweep route resumes it, so the answer is still 202.
+    match saga::drive(store, &order.id, &saga::policy()?).await {
+        Ok(driven) => Ok(Ok(driven.unwrap_or(order))),
+        Err(e) => {
+            eprintln!(
+                "counter-api: order {} stored; its saga will resume: {e:#}",
+                order.id
+            );
+            Ok(Ok(orders::load(store, &order.id)?.unwrap_or(order)))
+        }
+    }
 }
 
 /// 402 for an order whose payment was declined: it exists (REJECTED, stock released) and
@@ -203,9 +218,9 @@ async fn cancel(id: &str) -> anyhow::Result<Response> {
 }
 
 /// POST /v1/api/orders/sweep: resumes every order whose saga has a step due (expired
-/// approvals, a charge not yet dispatched, compensation not yet done), then rings the
-/// doorbell of every event queue with unfinished work (redelivery). For an operator or a
-/// Kubernetes CronJob.
+/// approvals, a charge not yet dispatched, compensation not yet done), gives back stock
+/// reserved for orders never stored, then rings the doorbell of every event queue with
+/// unfinished work (redelivery). For an operator or a Kubernetes CronJob.
 async fn sweep() -> anyhow::Result<Response> {
     let store = Store::open()?;
     let policy = saga::policy()?;
@@ -228,6 +243,7 @@ async fn sweep() -> anyhow::Result<Response> {
             }
         }
     }
+    let released = orphans::release_orphans(&store).await?;
     let rang = ring_unfinished_queues()?;
     Ok(web::json(
         200,
@@ -236,6 +252,7 @@ async fn sweep() -> anyhow::Result<Response> {
             "advanced": advanced,
             "failed": failed,
             "rang": rang,
+            "releasedReservations": released,
         }),
     ))
 }

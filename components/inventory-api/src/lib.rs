@@ -1,16 +1,19 @@
 //! inventory-api: stock per item type. Public: the levels, restock, empty. Internal (service
 //! chaining from the counter only; no public route reaches `/internal/...`): reserve, release
-//! and consume an order's stock. The whole inventory is one document changed with
-//! compare-and-swap, so concurrent orders never oversell.
+//! and consume an order's stock, and list the reservations held since a given time (so the
+//! counter can release those whose order was never stored). The whole inventory is one
+//! document changed with compare-and-swap, so concurrent orders never oversell.
 
+use domain::clock;
 use domain::inventory::{Inventory, OutOfStock};
-use domain::problem::Problem;
+use domain::problem::{FieldError, Problem};
 use domain::{ItemType, StockItem, StockRequest};
 use platform::store::{Change, Store};
 use platform::web;
 use serde::Deserialize;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
+use std::time::SystemTime;
 
 const KEY: &str = "inventory";
 const MAX_BODY: usize = 16 * 1024;
@@ -38,7 +41,11 @@ fn route(req: &Request) -> anyhow::Result<Response> {
         (["v1", "api", "inventory"], _) => web::method_not_allowed(&method, "GET, DELETE"),
         (["v1", "api", "inventory", "restock"], Method::Post) => restock(req)?,
         (["v1", "api", "inventory", "restock"], _) => web::method_not_allowed(&method, "POST"),
+        (["internal", "inventory", "reservations"], Method::Get) => held_before(req)?,
         (["internal", "inventory", "reservations"], Method::Post) => reserve(req)?,
+        (["internal", "inventory", "reservations"], _) => {
+            web::method_not_allowed(&method, "GET, POST")
+        }
         (["internal", "inventory", "reservations", order_id, "release"], Method::Post) => {
             let id = order_id.to_string();
             levels(&change(move |mut inv| {
@@ -171,11 +178,12 @@ fn reserve(req: &Request) -> anyhow::Result<Response> {
         Err(p) => return Ok(web::problem(&p)),
     };
     let mut short: Option<OutOfStock> = None;
+    let now = clock::now_rfc3339();
     let store = Store::open()?;
     store
         .update(KEY, |current: Option<Inventory>| {
             let mut inv = current.unwrap_or_else(Inventory::stocked);
-            match inv.reserve(&request) {
+            match inv.reserve(&request, &now) {
                 Ok(domain::inventory::Reserved::Now) => Change::Write(inv),
                 Ok(domain::inventory::Reserved::Already) => Change::Keep,
                 Err(out) => {
@@ -192,4 +200,29 @@ fn reserve(req: &Request) -> anyhow::Result<Response> {
             &serde_json::json!({ "orderId": request.order_id, "reserved": true }),
         ),
     })
+}
+
+/// Internal: GET /internal/inventory/reservations?heldBefore=<RFC 3339> answers
+/// `{ "orderIds": [...] }`, the orders holding stock since that time or earlier.
+fn held_before(req: &Request) -> anyhow::Result<Response> {
+    let cutoff = match held_before_param(req) {
+        Ok(c) => c,
+        Err(e) => return Ok(web::problem(&Problem::invalid_fields(vec![e]))),
+    };
+    let order_ids = load()?.held_before(cutoff);
+    Ok(web::json(
+        200,
+        &serde_json::json!({ "orderIds": order_ids }),
+    ))
+}
+
+/// The required `heldBefore` query parameter as a time.
+fn held_before_param(req: &Request) -> Result<SystemTime, FieldError> {
+    let invalid = |detail: String| FieldError::new("?heldBefore", detail);
+    match web::query_param(req, "heldBefore").filter(|c| !c.is_empty()) {
+        None => Err(invalid(
+            "is required: an RFC 3339 timestamp, e.g. 2026-11-21T10:00:00Z".to_owned(),
+        )),
+        Some(c) => clock::parse_rfc3339(&c).map_err(|e| invalid(e.0)),
+    }
 }

@@ -193,14 +193,14 @@ pub fn event_id(payload: &str) -> Option<String> {
     usable.then_some(id)
 }
 
-/// True for a Redis stream entry id (`<milliseconds>-<sequence>`), so an id from a URL can
-/// be passed to Redis without surprises.
+/// True for a Redis stream entry id (`<milliseconds>-<sequence>`, each part a u64), so an id
+/// from a URL can be passed to Redis without surprises.
 pub fn is_entry_id(text: &str) -> bool {
     let mut parts = text.split('-');
-    let digits = |p: Option<&str>| {
-        p.is_some_and(|p| !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()))
+    let number = |p: Option<&str>| {
+        p.is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u64>().is_ok())
     };
-    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
+    number(parts.next()) && number(parts.next()) && parts.next().is_none()
 }
 
 #[cfg(test)]

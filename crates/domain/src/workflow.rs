@@ -72,7 +72,12 @@ pub fn next_step(order: &Order, policy: &Policy, now: &str) -> Step {
             Step::RequestApproval
         }
         S::Placed if order.payment_status == PaymentStatus::Pending => Step::Charge,
-        S::Placed if order.payment_status == PaymentStatus::Charged && !order.dispatched => {
+        // Later states too: the events may have gone out (and even been made) before a crash
+        // stopped the saga from recording it. Sending them again is safe (a repeat has the
+        // same event id) and completes the record.
+        S::Placed | S::InProgress | S::Ready
+            if order.payment_status == PaymentStatus::Charged && !order.dispatched =>
+        {
             Step::Dispatch
         }
         S::Fulfilled if order.stock_status == StockStatus::Reserved => Step::Consume,
@@ -256,6 +261,18 @@ mod tests {
         assert!(!record_charge(&mut o, NOW).changed(), "recorded once");
         assert_eq!(next_step(&o, &policy(), NOW), Step::Dispatch);
         record_dispatch(&mut o, "barista", NOW);
+        assert_eq!(next_step(&o, &policy(), NOW), Step::Idle);
+    }
+
+    #[test]
+    fn an_order_whose_dispatch_was_not_recorded_is_dispatched_again() {
+        let mut o = order(1);
+        o.payment_status = PaymentStatus::Charged;
+        o.order_status = OrderStatus::InProgress;
+        assert_eq!(next_step(&o, &policy(), NOW), Step::Dispatch);
+        o.order_status = OrderStatus::Ready;
+        assert_eq!(next_step(&o, &policy(), NOW), Step::Dispatch);
+        o.dispatched = true;
         assert_eq!(next_step(&o, &policy(), NOW), Step::Idle);
     }
 

@@ -1,11 +1,17 @@
 //! Faults injected on purpose by the recovery tests (variable `inject_fault`; empty in normal
 //! use). Each one imitates a crash or an outage at a point where recovery matters:
+//! - `after-reserve`: placing an order stops after its stock is reserved, before the order
+//!   is stored (the sweep must give the orphaned reservation back);
 //! - `after-charge`: the order saga stops right after the charge is recorded;
 //! - `worker-fails:N`: a station worker fails the first N deliveries of every message;
 //! - `worker-fails:always`: it fails every delivery.
 
 fn setting() -> String {
     crate::settings::get_or("inject_fault", "")
+}
+
+pub fn after_reserve() -> bool {
+    setting() == "after-reserve"
 }
 
 pub fn after_charge() -> bool {

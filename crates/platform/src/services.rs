@@ -4,7 +4,7 @@
 
 use domain::problem::Problem;
 use domain::{ChargeRequest, Order, StockItem, StockRequest};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use spin_sdk::http::{Method, Request, Response};
 
 const INVENTORY: &str = "http://inventory-api.spin.internal/internal/inventory";
@@ -20,6 +20,13 @@ async fn post<T: Serialize>(url: &str, body: &T) -> anyhow::Result<Response> {
     spin_sdk::http::send(req)
         .await
         .map_err(|e| anyhow::anyhow!("POST {url}: {e}"))
+}
+
+async fn get(url: &str) -> anyhow::Result<Response> {
+    let req = Request::builder().method(Method::Get).uri(url).build();
+    spin_sdk::http::send(req)
+        .await
+        .map_err(|e| anyhow::anyhow!("GET {url}: {e}"))
 }
 
 fn problem_of(resp: &Response) -> Problem {
@@ -69,6 +76,37 @@ pub async fn release(order_id: &str) -> anyhow::Result<()> {
 pub async fn consume(order_id: &str) -> anyhow::Result<()> {
     let url = format!("{INVENTORY}/reservations/{order_id}/consume");
     expect_ok(&url, &post(&url, &()).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeldOrders {
+    order_ids: Vec<String>,
+}
+
+/// The orders holding stock since `cutoff` (RFC 3339) or earlier.
+pub async fn reservations_held_before(cutoff: &str) -> anyhow::Result<Vec<String>> {
+    let url = format!(
+        "{INVENTORY}/reservations?heldBefore={}",
+        query_value(cutoff)
+    );
+    let resp = get(&url).await?;
+    expect_ok(&url, &resp)?;
+    let held: HeldOrders = serde_json::from_slice(resp.body())
+        .map_err(|e| anyhow::anyhow!("{url} answered an unexpected body: {e}"))?;
+    Ok(held.order_ids)
+}
+
+/// Percent-encodes a query value; a bare `+` (as in `+02:00`) would be read as a space.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// How a charge ended.

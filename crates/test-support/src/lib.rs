@@ -65,6 +65,7 @@ pub struct Redis {
     child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
+    extra: Vec<String>,
 }
 
 impl Redis {
@@ -77,9 +78,25 @@ impl Redis {
         let dir = tempfile::tempdir()?;
         let port = free_port();
         let child = Self::spawn(port, dir.path(), extra)?;
-        let redis = Self { child, port, dir };
+        let extra = extra.iter().map(|a| a.to_string()).collect();
+        let redis = Self {
+            child,
+            port,
+            dir,
+            extra,
+        };
         wait_for_port(redis.addr(), Duration::from_secs(10))?;
         Ok(redis)
+    }
+
+    /// Shuts the server down (SHUTDOWN: it writes its append-only file first, as on a
+    /// planned restart) and starts it again on the same port and directory.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = self.command(&["SHUTDOWN"]);
+        self.child.wait()?;
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        self.child = Self::spawn(self.port, self.dir.path(), &extra)?;
+        wait_for_port(self.addr(), Duration::from_secs(10))
     }
 
     fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Result<Child> {

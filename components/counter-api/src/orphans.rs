@@ -1,0 +1,41 @@
+//! Releases orphaned stock reservations. Placing an order reserves its stock first and stores
+//! the order second; a crash between the two leaves stock held for an order that does not
+//! exist. A reservation older than `reservation_timeout` (default 5m, far longer than placing
+//! an order takes) whose order was never stored is such an orphan, so its stock goes back.
+
+use std::time::SystemTime;
+
+use anyhow::Context;
+use domain::clock;
+use platform::store::Store;
+use platform::{orders, services, settings};
+
+/// Gives back the stock of every orphaned reservation; answers the released order ids. A
+/// release that fails is logged and left for the next sweep.
+pub async fn release_orphans(store: &Store) -> anyhow::Result<Vec<String>> {
+    let cutoff = cutoff(
+        SystemTime::now(),
+        &settings::get_or("reservation_timeout", "5m"),
+    )?;
+    let mut released = Vec::new();
+    for id in services::reservations_held_before(&cutoff).await? {
+        if orders::load(store, &id)?.is_some() {
+            continue;
+        }
+        match services::release(&id).await {
+            Ok(()) => released.push(id),
+            Err(e) => eprintln!("counter-api: could not release orphaned stock of {id}: {e:#}"),
+        }
+    }
+    Ok(released)
+}
+
+/// `now` minus the timeout, as RFC 3339: reservations taken at or before it are old enough.
+fn cutoff(now: SystemTime, timeout: &str) -> anyhow::Result<String> {
+    let timeout = clock::parse_duration(timeout)
+        .map_err(|e| anyhow::anyhow!("variable `reservation_timeout`: {e}"))?;
+    let cutoff = now
+        .checked_sub(timeout)
+        .with_context(|| format!("variable `reservation_timeout` ({timeout:?}) is too long"))?;
+    Ok(clock::format_rfc3339(cutoff))
+}
