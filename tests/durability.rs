@@ -13,6 +13,8 @@ use test_support::{http, Redis};
 
 const FAULT_RUN: usize = 500;
 const SETTLE: Duration = Duration::from_secs(120);
+/// How long redis-server stays down when it is restarted mid-run.
+const REDIS_DOWN: Duration = Duration::from_secs(1);
 
 fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     [RUN_VARIABLES, extra].concat()
@@ -203,12 +205,15 @@ fn a_redis_restart_mid_run_loses_nothing_and_the_host_reconnects() {
         clients: 16,
         rate: None,
     };
-    let placed = run_with_strike(&targets, &plan, 150, || shop.redis.restart().unwrap());
+    let placed = run_with_strike(&targets, &plan, 150, || {
+        shop.redis.restart(REDIS_DOWN).unwrap()
+    });
     let resent = placed.iter().filter(|p| p.sends > 1).count();
     let settled = runs::settle(&shop, FAULT_RUN, SETTLE);
     runs::assert_exactly_once(&shop, &placed, FAULT_RUN);
     let out = shop.host.output();
     assert!(out.contains("reconnect"), "no reconnect logged:\n{out}");
+    let resumed = out.matches("its saga will resume").count();
     // The trigger reconnected by itself: a new order completes without any sweep.
     let id = shop.place(json!([{ "itemType": 2, "quantity": 1 }]), json!([]))["id"]
         .as_str()
@@ -216,8 +221,9 @@ fn a_redis_restart_mid_run_loses_nothing_and_the_host_reconnects() {
         .to_owned();
     shop.wait_for_status(&id, "READY", Duration::from_secs(10));
     test_support::report(&format!(
-        "redis-server restarted (appendonly) after 150 of {FAULT_RUN} orders: {resent} orders sent \
-         again by their clients, all READY {:.1} s after the last was accepted; none lost or twice",
+        "redis-server down for {REDIS_DOWN:?} (appendonly) after 150 of {FAULT_RUN} orders: {resumed} orders \
+         accepted while it was down (dispatch resumed by the sweep), {resent} sent again by their \
+         clients, all READY {:.1} s after the last was accepted; none lost or twice",
         settled.as_secs_f64()
     ));
 }

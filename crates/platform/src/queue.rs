@@ -33,6 +33,27 @@ const REMEMBER_SECONDS: &str = "604800";
 /// (every send rings one) and the sweep pick up the rest.
 const MAX_PER_DRAIN: usize = 500;
 
+// Steps that must happen together are Lua scripts, which Redis runs atomically: a crash
+// between acknowledging and deleting, or between parking and acknowledging, would otherwise
+// leave a finished event behind (counted as waiting) or park it twice.
+
+/// Acknowledges and deletes entry ARGV[2] of stream KEYS[1] for group ARGV[1]; with a second
+/// key, first remembers the event id there for ARGV[3] seconds.
+const ACK: &str = "if KEYS[2] then redis.call('SET', KEYS[2], '1', 'EX', ARGV[3]) end \
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) \
+return redis.call('XDEL', KEYS[1], ARGV[2])";
+
+/// Appends a dead letter (fields ARGV[3..]) to KEYS[2], then acknowledges and deletes entry
+/// ARGV[2] of stream KEYS[1] for group ARGV[1].
+const PARK: &str = "redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) \
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) \
+return redis.call('XDEL', KEYS[1], ARGV[2])";
+
+/// Sends dead letter ARGV[1] of KEYS[1] again as a new entry of stream KEYS[2] (field
+/// `event` = ARGV[2]) and removes the dead letter.
+const REPLAY: &str = "redis.call('XADD', KEYS[2], '*', 'event', ARGV[2]) \
+return redis.call('XDEL', KEYS[1], ARGV[1])";
+
 /// The stream that keeps `channel`'s events until they are acknowledged.
 pub fn stream(channel: &str) -> String {
     format!("events:{channel}")
@@ -226,7 +247,7 @@ impl Queue {
         let seen = delivery::event_id(payload).map(|id| format!("events:done:{channel}:{id}"));
         if let Some(seen) = &seen {
             if self.exec("EXISTS", &[seen])?.first() == Some(&Reply::Int(1)) {
-                self.ack(&key, &entry.id)?;
+                self.ack(&key, &entry.id, None)?;
                 done.duplicates += 1;
                 return Ok(());
             }
@@ -238,10 +259,7 @@ impl Queue {
         });
         match outcome {
             Ok(()) => {
-                if let Some(seen) = &seen {
-                    self.exec("SET", &[seen, "1", "EX", REMEMBER_SECONDS])?;
-                }
-                self.ack(&key, &entry.id)?;
+                self.ack(&key, &entry.id, seen.as_deref())?;
                 done.handled += 1;
             }
             Err(Failure::Retry(e)) if !policy.exhausted(attempt) => {
@@ -265,23 +283,31 @@ impl Queue {
         Ok(())
     }
 
-    fn ack(&self, key: &str, id: &str) -> anyhow::Result<()> {
-        self.exec("XACK", &[key, GROUP, id])?;
-        // Acknowledged entries are deleted, so the stream holds only unfinished work.
-        self.exec("XDEL", &[key, id])?;
+    /// Acknowledges and deletes an entry (so the stream holds only unfinished work), after
+    /// remembering its event id in `seen` if given.
+    fn ack(&self, key: &str, id: &str, seen: Option<&str>) -> anyhow::Result<()> {
+        match seen {
+            Some(seen) => self.exec("EVAL", &[ACK, "2", key, seen, GROUP, id, REMEMBER_SECONDS]),
+            None => self.exec("EVAL", &[ACK, "1", key, GROUP, id]),
+        }?;
         Ok(())
     }
 
-    /// Moves a message to the dead letters (then acknowledges it on its stream).
+    /// Moves a message to the dead letters and acknowledges it on its stream, in one step.
     fn park(&self, channel: &str, entry: &Entry, attempts: u32, error: &str) -> anyhow::Result<()> {
         let payload = entry.field("event").unwrap_or_default();
         let attempts = attempts.to_string();
         let now = clock::now_rfc3339();
+        let key = stream(channel);
         self.exec(
-            "XADD",
+            "EVAL",
             &[
+                PARK,
+                "2",
+                &key,
                 DEAD_LETTERS,
-                "*",
+                GROUP,
+                &entry.id,
                 "channel",
                 channel,
                 "payload",
@@ -298,7 +324,7 @@ impl Queue {
             "events: {channel} {}: dead-lettered after {attempts} attempt(s): {error}",
             entry.id
         );
-        self.ack(&stream(channel), &entry.id)
+        Ok(())
     }
 
     /// How much work waits on `channel`.
@@ -338,8 +364,23 @@ impl Queue {
         let Some(letter) = dead_letters_of(&reply)?.into_iter().next() else {
             return Ok(None);
         };
-        self.send(&letter.channel, &letter.payload)?;
-        self.exec("XDEL", &[DEAD_LETTERS, id])?;
+        self.exec(
+            "EVAL",
+            &[
+                REPLAY,
+                "2",
+                DEAD_LETTERS,
+                &stream(&letter.channel),
+                id,
+                &letter.payload,
+            ],
+        )?;
+        if let Err(e) = self.publish(&letter.channel, &letter.payload) {
+            eprintln!(
+                "events: {}: doorbell not rung ({e:#}); the sweep will ring it",
+                letter.channel
+            );
+        }
         Ok(Some(letter))
     }
 

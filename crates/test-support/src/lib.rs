@@ -90,10 +90,12 @@ impl Redis {
     }
 
     /// Shuts the server down (SHUTDOWN: it writes its append-only file first, as on a
-    /// planned restart) and starts it again on the same port and directory.
-    pub fn restart(&mut self) -> Result<()> {
+    /// planned restart), leaves it down for `down_for`, and starts it again on the same port
+    /// and directory.
+    pub fn restart(&mut self, down_for: Duration) -> Result<()> {
         let _ = self.command(&["SHUTDOWN"]);
         self.child.wait()?;
+        std::thread::sleep(down_for);
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         self.child = Self::spawn(self.port, self.dir.path(), &extra)?;
         wait_for_port(self.addr(), Duration::from_secs(10))
