@@ -12,12 +12,20 @@ use platform::store::Store;
 use spin_sdk::redis_component;
 
 #[redis_component]
-fn on_doorbell(_message: bytes::Bytes) -> anyhow::Result<()> {
+fn on_doorbell(message: bytes::Bytes) -> anyhow::Result<()> {
     let store = Store::open()?;
     let queue = Queue::open()?;
     let policy = queue::retry_policy()?;
-    for station in [Station::Barista, Station::Kitchen] {
-        let channel = events::updated_channel(station);
+    let all = [Station::Barista, Station::Kitchen].map(events::updated_channel);
+    // Only the rung channel's queue: one doorbell at a time per channel keeps one station's
+    // reports in order (IN_PROGRESS before FULFILLED). An unreadable bell drains both.
+    let channels: Vec<&str> = match queue::rung_channel(&message) {
+        Some(rung) if all.contains(&rung.as_str()) => {
+            all.into_iter().filter(|c| *c == rung).collect()
+        }
+        _ => all.to_vec(),
+    };
+    for channel in channels {
         let drained = queue.drain(channel, &policy, |d| apply(&store, d))?;
         if drained.retrying + drained.dead_lettered > 0 {
             eprintln!("counter-worker: {channel}: {drained:?}");

@@ -59,6 +59,18 @@ pub fn stream(channel: &str) -> String {
     format!("events:{channel}")
 }
 
+/// The channel a doorbell names (its envelope's `type`), if any.
+pub fn rung_channel(message: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Bell {
+        #[serde(rename = "type")]
+        channel: String,
+    }
+    serde_json::from_slice::<Bell>(message)
+        .ok()
+        .map(|b| b.channel)
+}
+
 /// Retry settings from the `retry_backoff` and `max_attempts` variables.
 pub fn retry_policy() -> anyhow::Result<RetryPolicy> {
     RetryPolicy::parse(
