@@ -36,7 +36,9 @@ fn main() -> Result<()> {
         Err(_) => Command::new("wrk").arg("--version").output().is_ok(),
     };
 
-    let wasm = build_wasm(&["hello"])?.join("hello.wasm");
+    let built = build_wasm(&["hello", "hello-wasi"])?;
+    let wasm = built.join("hello.wasm");
+    let lean_wasm = built.join("hello_wasi.wasm");
     let host_bin = build_host()?;
     let dir = tempfile::tempdir()?;
 
@@ -45,19 +47,26 @@ fn main() -> Result<()> {
     let (warm_up, cold_ms) = HostProcess::start(&host_bin, &one)?;
     drop(warm_up);
     let (host, cached_ms) = HostProcess::start(&host_bin, &one)?;
+    let lean = write_manifest(&dir.path().join("lean"), &lean_wasm, 1)?;
+    let (lean_host, _) = HostProcess::start(&host_bin, &lean)?;
 
     let native = NativeServer::start()?;
     println!();
     println!(
-        "load: {} for {seconds} s per run, keep-alive, loopback, GET / (hello component)",
+        "load: {} for {seconds} s per run, keep-alive, loopback, GET /",
         if use_wrk { "wrk" } else { "built-in client" }
     );
+    println!("  hello:      spin-sdk `Request` -> `Response` (the request converted into spin-sdk's types)");
+    println!("  hello-wasi: spin-sdk on the wasi:http types directly (no conversion)");
     let mut rows = Vec::new();
     for &c in &connections {
         let h = load(use_wrk, host.addr, c, seconds)?;
+        let l = load(use_wrk, lean_host.addr, c, seconds)?;
         let n = load(use_wrk, native.addr, c, seconds)?;
-        rows.push((c, h, n));
+        rows.push(("hello", c, h, n.clone()));
+        rows.push(("hello-wasi", c, l, n));
     }
+    drop(lean_host);
     let rss_after_load = host.rss_kib()?;
     drop(host);
 
@@ -91,19 +100,29 @@ fn main() -> Result<()> {
 
     println!();
     println!(
-        "{:>5} | {:>10} {:>9} {:>9} | {:>10} {:>9} {:>9} | {:>11} {:>9}",
-        "conns", "host req/s", "p50", "p99", "native r/s", "p50", "p99", "host/native", "p99 ratio"
+        "{:<10} {:>5} | {:>10} {:>9} {:>9} | {:>10} {:>9} {:>9} | {:>11} {:>9}",
+        "guest",
+        "conns",
+        "host req/s",
+        "p50",
+        "p99",
+        "native r/s",
+        "p50",
+        "p99",
+        "host/native",
+        "p99 ratio"
     );
-    println!("{}", "-".repeat(101));
-    let mut throughput_ok = true;
-    let mut p99_ok = true;
-    for (c, h, n) in &rows {
+    println!("{}", "-".repeat(112));
+    let mut throughput_ok = [true, true];
+    let mut p99_ok = [true, true];
+    for (guest, c, h, n) in &rows {
         let ratio = h.rps / n.rps;
         let p99_ratio = h.p99.as_secs_f64() / n.p99.as_secs_f64();
-        throughput_ok &= ratio >= 1.0 / 3.0;
-        p99_ok &= p99_ratio <= 2.0;
+        let i = usize::from(*guest != "hello");
+        throughput_ok[i] &= ratio >= 1.0 / 3.0;
+        p99_ok[i] &= p99_ratio <= 2.0;
         println!(
-            "{c:>5} | {:>10.0} {:>9} {:>9} | {:>10.0} {:>9} {:>9} | {:>10.1}% {:>8.2}x",
+            "{guest:<10} {c:>5} | {:>10.0} {:>9} {:>9} | {:>10.0} {:>9} {:>9} | {:>10.1}% {:>8.2}x",
             h.rps,
             fmt_dur(h.p50),
             fmt_dur(h.p99),
@@ -132,14 +151,16 @@ fn main() -> Result<()> {
     );
     println!();
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
-    println!(
-        "target host throughput >= 1/3 native at every concurrency: {}",
-        verdict(throughput_ok)
-    );
-    println!(
-        "target host p99 <= 2x native p99 at every concurrency:      {}",
-        verdict(p99_ok)
-    );
+    for (i, guest) in ["hello", "hello-wasi"].iter().enumerate() {
+        println!(
+            "target host throughput >= 1/3 native at every concurrency ({guest}): {}",
+            verdict(throughput_ok[i])
+        );
+        println!(
+            "target host p99 <= 2x native p99 at every concurrency ({guest}):      {}",
+            verdict(p99_ok[i])
+        );
+    }
     println!(
         "target first response within 1 s of start (cached):        {}",
         verdict(cached_ms < 1000.0)
@@ -343,6 +364,7 @@ impl NativeServer {
     }
 }
 
+#[derive(Clone)]
 struct LoadResult {
     rps: f64,
     p50: Duration,
