@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 echo "up: building components (wasm32-wasip2) and the host"
-cargo build --release --target wasm32-wasip2 \
-  -p product-api -p counter-api -p counter-worker -p inventory-api -p payments-api \
-  -p station-api -p station-worker -p web
+# Every package under components/ (each directory is named after its package).
+packages=()
+for dir in components/*/; do packages+=(-p "$(basename "$dir")"); done
+cargo build --release --target wasm32-wasip2 "${packages[@]}"
 cargo build --release -p spin-lite-host
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
