@@ -16,7 +16,7 @@ cargo build --release -p spin-lite-host
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "up: starting redis-server on 127.0.0.1:6379 (data in .spin/redis)"
   mkdir -p .spin/redis
-  redis-server --bind 127.0.0.1 --port 6379 --dir .spin/redis --appendonly yes --daemonize yes >/dev/null
+  redis-server --bind 127.0.0.1 --port 6379 --dir .spin/redis --appendonly yes --appendfsync always --daemonize yes >/dev/null
   for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
