@@ -8,6 +8,7 @@ use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use test_support::{http, Redis};
 
@@ -15,6 +16,16 @@ const FAULT_RUN: usize = 500;
 const SETTLE: Duration = Duration::from_secs(120);
 /// How long redis-server stays down when it is restarted mid-run.
 const REDIS_DOWN: Duration = Duration::from_secs(1);
+
+/// These tests run one at a time: each loads the machine's two cores on its own, so the load
+/// figures mean something and the fault runs are not starved by each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     [RUN_VARIABLES, extra].concat()
@@ -44,6 +55,7 @@ fn sweep_until(shop: &Shop, timeout: Duration, what: &str, mut done: impl FnMut(
 
 #[test]
 fn a_failing_handler_is_retried_with_backoff_until_it_succeeds() {
+    let _serial = one_at_a_time();
     let shop = Shop::start(
         &[
             ("inject_fault", "worker-fails:2"),
@@ -80,6 +92,7 @@ fn a_failing_handler_is_retried_with_backoff_until_it_succeeds() {
 
 #[test]
 fn an_always_failing_handler_is_dead_lettered_and_can_be_replayed() {
+    let _serial = one_at_a_time();
     let failing = [
         ("inject_fault", "worker-fails:always"),
         ("retry_backoff", "100ms"),
@@ -168,6 +181,7 @@ fn run_with_strike(
 
 #[test]
 fn kill_9_with_500_orders_in_flight_loses_nothing_and_repeats_nothing() {
+    let _serial = one_at_a_time();
     let mut shop = Shop::start(&with(&[("retry_backoff", "500ms")]), Storage::Redis);
     runs::stock_up(&shop);
     let targets = Targets::new(vec![shop.url("")]);
@@ -196,6 +210,7 @@ fn kill_9_with_500_orders_in_flight_loses_nothing_and_repeats_nothing() {
 
 #[test]
 fn a_redis_restart_mid_run_loses_nothing_and_the_host_reconnects() {
+    let _serial = one_at_a_time();
     let redis = Redis::start_with(&["--appendonly", "yes"]).unwrap();
     let mut shop = Shop::start_on(redis, &with(&[("retry_backoff", "500ms")]), Storage::Sqlite);
     runs::stock_up(&shop);
@@ -230,6 +245,7 @@ fn a_redis_restart_mid_run_loses_nothing_and_the_host_reconnects() {
 
 #[test]
 fn two_hosts_on_one_redis_give_the_same_outcome_as_one() {
+    let _serial = one_at_a_time();
     let shop = Shop::start(RUN_VARIABLES, Storage::Redis);
     let second = shop.another_host(RUN_VARIABLES);
     runs::stock_up(&shop);
@@ -253,6 +269,7 @@ fn two_hosts_on_one_redis_give_the_same_outcome_as_one() {
 
 #[test]
 fn load_run_at_a_fixed_rate_loses_and_repeats_nothing() {
+    let _serial = one_at_a_time();
     const ORDERS: usize = 500;
     const RATE: f64 = 100.0;
     let shop = Shop::start(RUN_VARIABLES, Storage::Redis);
@@ -284,6 +301,7 @@ fn load_run_at_a_fixed_rate_loses_and_repeats_nothing() {
 
 #[test]
 fn oversized_and_slow_requests_do_not_hold_up_other_clients() {
+    let _serial = one_at_a_time();
     let shop = Shop::start(RUN_VARIABLES, Storage::Sqlite);
     let addr = shop.host.addr;
     // Slow clients: each sends half a request and then nothing.
