@@ -298,10 +298,13 @@ fn outbound_http_self_internal_network_and_denied() {
             .contains("denied"),
         "{denied}"
     );
-    assert!(app
-        .host
-        .output()
-        .contains("may not send a request to http://self"));
+    // The host logs the denial from another thread: give its line a moment to arrive.
+    let logged = |out: &str| out.contains("may not send a request to http://self");
+    let start = std::time::Instant::now();
+    while !logged(&app.host.output()) && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(logged(&app.host.output()), "{}", app.host.output());
 }
 
 #[test]
