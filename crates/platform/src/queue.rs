@@ -21,6 +21,7 @@ use anyhow::{anyhow, Context};
 use domain::delivery::{self, Entry, Reply, RetryPolicy};
 use domain::{clock, DeadLetter, QueueDepth};
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+use std::rc::Rc;
 
 const GROUP: &str = "workers";
 /// Redis tracks pending messages per consumer; workers are interchangeable, so they share one.
@@ -49,10 +50,11 @@ const PARK: &str = "redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) \
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) \
 return redis.call('XDEL', KEYS[1], ARGV[2])";
 
-/// Sends dead letter ARGV[1] of KEYS[1] again as a new entry of stream KEYS[2] (field
-/// `event` = ARGV[2]) and removes the dead letter.
-const REPLAY: &str = "redis.call('XADD', KEYS[2], '*', 'event', ARGV[2]) \
-return redis.call('XDEL', KEYS[1], ARGV[1])";
+/// Removes dead letter ARGV[1] from KEYS[1] and, only if it was still there (so two replays
+/// at once send it once), appends it to stream KEYS[2] as a new entry (`event` = ARGV[2]).
+const REPLAY: &str = "if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end \
+redis.call('XADD', KEYS[2], '*', 'event', ARGV[2]) \
+return 1";
 
 /// The stream that keeps `channel`'s events until they are acknowledged.
 pub fn stream(channel: &str) -> String {
@@ -61,14 +63,8 @@ pub fn stream(channel: &str) -> String {
 
 /// The channel a doorbell names (its envelope's `type`), if any.
 pub fn rung_channel(message: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Bell {
-        #[serde(rename = "type")]
-        channel: String,
-    }
-    serde_json::from_slice::<Bell>(message)
-        .ok()
-        .map(|b| b.channel)
+    let bell: serde_json::Value = serde_json::from_slice(message).ok()?;
+    bell.get("type")?.as_str().map(str::to_owned)
 }
 
 /// Retry settings from the `retry_backoff` and `max_attempts` variables.
@@ -118,17 +114,16 @@ impl Drained {
     }
 }
 
-/// A connection to the events Redis (`redis_url`).
+/// The event queues, on the instance's connection to the events Redis (`redis_url`).
 pub struct Queue {
-    conn: Connection,
+    conn: Rc<Connection>,
 }
 
 impl Queue {
     pub fn open() -> anyhow::Result<Self> {
-        let url = crate::settings::redis_url()?;
-        let conn =
-            Connection::open(&url).map_err(|e| anyhow!("cannot reach Redis for events: {e:?}"))?;
-        Ok(Queue { conn })
+        Ok(Queue {
+            conn: crate::bus::connection()?,
+        })
     }
 
     /// Keeps `payload` on `channel`'s stream, then rings the channel's doorbell with it.
@@ -136,10 +131,16 @@ impl Queue {
     pub fn send(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
         self.exec("XADD", &[&stream(channel), "*", "event", payload])
             .with_context(|| format!("cannot queue an event on {channel}"))?;
+        self.ring_best_effort(channel, payload);
+        Ok(())
+    }
+
+    /// Publishes `payload` as the doorbell of an event already kept on its stream: if nobody
+    /// hears it, the sweep rings again, so a failure is only logged.
+    fn ring_best_effort(&self, channel: &str, payload: &str) {
         if let Err(e) = self.publish(channel, payload) {
             eprintln!("events: {channel}: doorbell not rung ({e:#}); the sweep will ring it");
         }
-        Ok(())
     }
 
     /// Rings `channel`'s doorbell without a new event, so its workers look for work.
@@ -376,7 +377,7 @@ impl Queue {
         let Some(letter) = dead_letters_of(&reply)?.into_iter().next() else {
             return Ok(None);
         };
-        self.exec(
+        let sent = self.exec(
             "EVAL",
             &[
                 REPLAY,
@@ -387,12 +388,10 @@ impl Queue {
                 &letter.payload,
             ],
         )?;
-        if let Err(e) = self.publish(&letter.channel, &letter.payload) {
-            eprintln!(
-                "events: {}: doorbell not rung ({e:#}); the sweep will ring it",
-                letter.channel
-            );
+        if sent.first() != Some(&Reply::Int(1)) {
+            return Ok(None); // another replay took it first
         }
+        self.ring_best_effort(&letter.channel, &letter.payload);
         Ok(Some(letter))
     }
 
