@@ -18,7 +18,7 @@ pub async fn release_orphans(store: &Store) -> anyhow::Result<Vec<String>> {
         &settings::get_or("reservation_timeout", "5m"),
     )?;
     let mut released = Vec::new();
-    for id in services::reservations_held_before(&cutoff).await? {
+    for id in services::reservations_held_before(cutoff).await? {
         if orders::load(store, &id)?.is_some() {
             continue;
         }
@@ -30,12 +30,10 @@ pub async fn release_orphans(store: &Store) -> anyhow::Result<Vec<String>> {
     Ok(released)
 }
 
-/// `now` minus the timeout, as RFC 3339: reservations taken at or before it are old enough.
-fn cutoff(now: SystemTime, timeout: &str) -> anyhow::Result<String> {
+/// `now` minus the timeout: reservations taken at or before it are old enough.
+fn cutoff(now: SystemTime, timeout: &str) -> anyhow::Result<SystemTime> {
     let timeout = clock::parse_duration(timeout)
         .map_err(|e| anyhow::anyhow!("variable `reservation_timeout`: {e}"))?;
-    let cutoff = now
-        .checked_sub(timeout)
-        .with_context(|| format!("variable `reservation_timeout` ({timeout:?}) is too long"))?;
-    Ok(clock::format_rfc3339(cutoff))
+    now.checked_sub(timeout)
+        .with_context(|| format!("variable `reservation_timeout` ({timeout:?}) is too long"))
 }

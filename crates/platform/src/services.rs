@@ -6,6 +6,7 @@ use domain::problem::Problem;
 use domain::{ChargeRequest, Order, StockItem, StockRequest};
 use serde::{Deserialize, Serialize};
 use spin_sdk::http::{Method, Request, Response};
+use std::time::SystemTime;
 
 const INVENTORY: &str = "http://inventory-api.spin.internal/internal/inventory";
 const PAYMENTS: &str = "http://payments-api.spin.internal/internal/payments";
@@ -84,29 +85,16 @@ struct HeldOrders {
     order_ids: Vec<String>,
 }
 
-/// The orders holding stock since `cutoff` (RFC 3339) or earlier.
-pub async fn reservations_held_before(cutoff: &str) -> anyhow::Result<Vec<String>> {
-    let url = format!(
-        "{INVENTORY}/reservations?heldBefore={}",
-        query_value(cutoff)
-    );
+/// The orders holding stock since `cutoff` or earlier.
+pub async fn reservations_held_before(cutoff: SystemTime) -> anyhow::Result<Vec<String>> {
+    // Canonical UTC ("...Z"): nothing in it needs escaping in a query.
+    let cutoff = domain::clock::format_rfc3339(cutoff);
+    let url = format!("{INVENTORY}/reservations?heldBefore={cutoff}");
     let resp = get(&url).await?;
     expect_ok(&url, &resp)?;
     let held: HeldOrders = serde_json::from_slice(resp.body())
         .map_err(|e| anyhow::anyhow!("{url} answered an unexpected body: {e}"))?;
     Ok(held.order_ids)
-}
-
-/// Percent-encodes a query value; a bare `+` (as in `+02:00`) would be read as a space.
-fn query_value(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// How a charge ended.
