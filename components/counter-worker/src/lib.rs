@@ -1,5 +1,5 @@
 //! The counter's worker. A message on `barista_order_updated` or `kitchen_order_updated` is a
-//! doorbell: the worker drains both stations' durable update queues and applies each update to
+//! doorbell: the worker drains that station's durable update queue and applies each update to
 //! its order (an update that does not move a line forward changes nothing, so repeats are
 //! harmless). Each step becomes a notification (`order_ready` tells the customer to come). It
 //! calls no other component, so it deploys alone; an order a station rejected gets its
@@ -25,11 +25,9 @@ fn on_doorbell(message: bytes::Bytes) -> anyhow::Result<()> {
         }
         _ => all.to_vec(),
     };
+    // Failed attempts and dead letters are logged by the queue itself.
     for channel in channels {
-        let drained = queue.drain(channel, &policy, |d| apply(&store, d))?;
-        if drained.retrying + drained.dead_lettered > 0 {
-            eprintln!("counter-worker: {channel}: {drained:?}");
-        }
+        queue.drain(channel, &policy, |d| apply(&store, d))?;
     }
     Ok(())
 }

@@ -16,12 +16,10 @@ fn on_doorbell(_message: bytes::Bytes) -> anyhow::Result<()> {
     let station = stations::current()?;
     let store = Store::open()?;
     let channel = events::placed_channel(station);
-    let drained = Queue::open()?.drain(channel, &queue::retry_policy()?, |delivery| {
+    // Failed attempts and dead letters are logged by the queue itself.
+    Queue::open()?.drain(channel, &queue::retry_policy()?, |delivery| {
         take(&store, station, delivery)
     })?;
-    if drained.retrying + drained.dead_lettered > 0 {
-        eprintln!("{}-worker: {drained:?}", stations::name(station));
-    }
     Ok(())
 }
 
