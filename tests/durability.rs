@@ -13,6 +13,14 @@ use std::time::{Duration, Instant};
 use test_support::{http, Redis};
 
 const FAULT_RUN: usize = 500;
+/// Every fault run: 500 orders from 16 clients, as fast as the shop answers.
+const FAULT_PLAN: Plan = Plan {
+    orders: FAULT_RUN,
+    clients: 16,
+    rate: None,
+};
+/// The fault strikes once this many orders are accepted, with the rest in flight.
+const STRIKE_AFTER: usize = 150;
 const SETTLE: Duration = Duration::from_secs(120);
 /// How long redis-server stays down when it is restarted mid-run.
 const REDIS_DOWN: Duration = Duration::from_secs(1);
@@ -185,13 +193,8 @@ fn kill_9_with_500_orders_in_flight_loses_nothing_and_repeats_nothing() {
     let mut shop = Shop::start(&with(&[("retry_backoff", "500ms")]), Storage::Redis);
     runs::stock_up(&shop);
     let targets = Targets::new(vec![shop.url("")]);
-    let plan = Plan {
-        orders: FAULT_RUN,
-        clients: 16,
-        rate: None,
-    };
     let started = Instant::now();
-    let placed = run_with_strike(&targets, &plan, 150, || {
+    let placed = run_with_strike(&targets, &FAULT_PLAN, STRIKE_AFTER, || {
         shop.restart_host(&with(&[("retry_backoff", "500ms")]));
         targets.set(0, shop.url(""));
     });
@@ -200,7 +203,7 @@ fn kill_9_with_500_orders_in_flight_loses_nothing_and_repeats_nothing() {
     let settled = runs::settle(&shop, FAULT_RUN, SETTLE);
     runs::assert_exactly_once(&shop, &placed, FAULT_RUN);
     test_support::report(&format!(
-        "kill -9 after 150 of {FAULT_RUN} orders were accepted: {resent} orders were sent again by \
+        "kill -9 after {STRIKE_AFTER} of {FAULT_RUN} orders were accepted: {resent} orders were sent again by \
          their clients (same Idempotency-Key), all accepted in {:.1} s, all READY and settled {:.1} s \
          later; each order stored once, charged once, each line made once, stock exact",
         placing.as_secs_f64(),
@@ -215,12 +218,7 @@ fn a_redis_restart_mid_run_loses_nothing_and_the_host_reconnects() {
     let mut shop = Shop::start_on(redis, &with(&[("retry_backoff", "500ms")]), Storage::Sqlite);
     runs::stock_up(&shop);
     let targets = Targets::new(vec![shop.url("")]);
-    let plan = Plan {
-        orders: FAULT_RUN,
-        clients: 16,
-        rate: None,
-    };
-    let placed = run_with_strike(&targets, &plan, 150, || {
+    let placed = run_with_strike(&targets, &FAULT_PLAN, STRIKE_AFTER, || {
         shop.redis.restart(REDIS_DOWN).unwrap()
     });
     let resent = placed.iter().filter(|p| p.sends > 1).count();
@@ -236,7 +234,7 @@ fn a_redis_restart_mid_run_loses_nothing_and_the_host_reconnects() {
         .to_owned();
     shop.wait_for_status(&id, "READY", Duration::from_secs(10));
     test_support::report(&format!(
-        "redis-server down for {REDIS_DOWN:?} (appendonly) after 150 of {FAULT_RUN} orders: {resumed} orders \
+        "redis-server down for {REDIS_DOWN:?} (appendonly) after {STRIKE_AFTER} of {FAULT_RUN} orders: {resumed} orders \
          accepted while it was down (dispatch resumed by the sweep), {resent} sent again by their \
          clients, all READY {:.1} s after the last was accepted; none lost or twice",
         settled.as_secs_f64()
@@ -250,12 +248,7 @@ fn two_hosts_on_one_redis_give_the_same_outcome_as_one() {
     let second = shop.another_host(RUN_VARIABLES);
     runs::stock_up(&shop);
     let targets = Targets::new(vec![shop.url(""), second.url("")]);
-    let plan = Plan {
-        orders: FAULT_RUN,
-        clients: 16,
-        rate: None,
-    };
-    let placed = runs::place(&targets, &plan, &AtomicUsize::new(0));
+    let placed = runs::place(&targets, &FAULT_PLAN, &AtomicUsize::new(0));
     runs::settle(&shop, FAULT_RUN, SETTLE);
     runs::assert_exactly_once(&shop, &placed, FAULT_RUN);
     for out in [shop.host.output(), second.output()] {
