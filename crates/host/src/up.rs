@@ -18,8 +18,11 @@ pub async fn run(options: LoadOptions, listen: SocketAddr) -> Result<()> {
                     "cannot listen on {listen}: is another server using it? pick one with --listen"
                 )
             })?;
+        // The bound address, not the requested one: with `--listen 127.0.0.1:0` the
+        // kernel picks a free port, and this line is how a caller learns it.
+        let bound = listener.local_addr().unwrap_or(listen);
         println!(
-            "Serving http://{listen} ({} components, ready in {} ms)",
+            "Serving http://{bound} ({} components, ready in {} ms)",
             app.components.len(),
             started.elapsed().as_millis()
         );

@@ -49,17 +49,6 @@ pub fn build_wasm(packages: &[&str]) -> Result<PathBuf> {
     Ok(target.join("wasm32-wasip2").join("release"))
 }
 
-fn wait_for_port(addr: SocketAddr, timeout: Duration) -> Result<()> {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!("nothing listened on {addr} within {timeout:?}")
-}
-
 /// A private `redis-server` on 127.0.0.1, killed on drop.
 pub struct Redis {
     child: Child,
@@ -76,17 +65,30 @@ impl Redis {
     /// Starts with extra `redis-server` arguments (e.g. `["--appendonly", "yes"]`).
     pub fn start_with(extra: &[&str]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let port = free_port();
-        let child = Self::spawn(port, dir.path(), extra)?;
-        let extra = extra.iter().map(|a| a.to_string()).collect();
-        let redis = Self {
-            child,
-            port,
-            dir,
-            extra,
-        };
-        wait_for_port(redis.addr(), Duration::from_secs(10))?;
-        Ok(redis)
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        // A free port can be taken by another test's process before this server binds it;
+        // then this one exits, and the next free port is tried.
+        let mut last_error = None;
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Self::spawn(port, dir.path(), &extra)?;
+            match wait_until_serving(&mut child, port) {
+                Ok(()) => {
+                    return Ok(Self {
+                        child,
+                        port,
+                        dir,
+                        extra,
+                    })
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(last_error.unwrap().context("redis-server did not start"))
     }
 
     /// Shuts the server down (SHUTDOWN: it writes its append-only file first, as on a
@@ -96,12 +98,16 @@ impl Redis {
         let _ = self.command(&["SHUTDOWN"]);
         self.child.wait()?;
         std::thread::sleep(down_for);
-        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        self.child = Self::spawn(self.port, self.dir.path(), &extra)?;
-        wait_for_port(self.addr(), Duration::from_secs(10))
+        self.child = Self::spawn(self.port, self.dir.path(), &self.extra)?;
+        wait_until_serving(&mut self.child, self.port)
     }
 
-    fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Result<Child> {
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn spawn(port: u16, dir: &Path, extra: &[String]) -> Result<Child> {
         Command::new("redis-server")
             .args([
                 "--bind",
@@ -129,16 +135,41 @@ impl Redis {
 
     /// Sends one command over RESP and returns the raw reply (enough for tests).
     pub fn command(&self, args: &[&str]) -> Result<String> {
-        let mut stream = TcpStream::connect(self.addr())?;
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        stream.write_all(req.as_bytes())?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut reader = BufReader::new(stream);
-        read_reply(&mut reader)
+        command_at(self.addr(), args)
     }
+}
+
+/// Waits until the server answering on `port` is `child` (its `INFO` names the child's pid),
+/// so that a stranger on the port is never taken for it.
+fn wait_until_serving(child: &mut Child, port: u16) -> Result<()> {
+    let own = format!("process_id:{}", child.id());
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Some(status) = child.try_wait()? {
+            bail!("redis-server on port {port} exited with {status}");
+        }
+        if let Ok(info) = command_at(addr, &["INFO", "server"]) {
+            if info.lines().any(|l| l.trim() == own) {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("redis-server did not answer on port {port} within 10 s")
+}
+
+/// Sends one command over RESP to `addr` and returns the raw reply.
+fn command_at(addr: SocketAddr, args: &[&str]) -> Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    stream.write_all(req.as_bytes())?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream);
+    read_reply(&mut reader)
 }
 
 fn read_reply(reader: &mut impl BufRead) -> Result<String> {
@@ -173,8 +204,7 @@ fn read_reply(reader: &mut impl BufRead) -> Result<String> {
 
 impl Drop for Redis {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -186,21 +216,22 @@ pub struct Host {
 }
 
 impl Host {
-    /// Starts `spin-lite up` with `args` after `-f <manifest> --listen <free port>`,
-    /// and waits until it serves (or fails to start).
+    /// Starts `spin-lite up` with `args` after `-f <manifest> --listen 127.0.0.1:0`, and
+    /// waits until it serves (or fails to start). The kernel picks the port and the host's
+    /// `Serving http://<addr>` line names it: a port chosen here and handed over could be
+    /// taken by another test's process in between, and then its answers would be mistaken
+    /// for this host's.
     pub fn start(
         bin: &Path,
         manifest: &Path,
         args: &[String],
         env: &[(String, String)],
     ) -> Result<Self> {
-        let port = free_port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut child = Command::new(bin)
             .arg("up")
             .arg("-f")
             .arg(manifest)
-            .args(["--listen", &addr.to_string()])
+            .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
@@ -224,21 +255,22 @@ impl Host {
         }
         let mut host = Self {
             child,
-            addr,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             output,
         };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
+            if let Some(addr) = serving_addr(&host.output()) {
+                host.addr = addr;
+                return Ok(host);
+            }
             if let Some(status) = host.child.try_wait()? {
                 bail!(
                     "host exited with {status} before serving:\n{}",
                     host.output()
                 );
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                return Ok(host);
-            }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
         bail!("host did not serve within 60 s:\n{}", host.output())
     }
@@ -266,6 +298,17 @@ impl Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address in the host's `Serving http://<addr> ...` line, once it has printed it.
+fn serving_addr(output: &str) -> Option<SocketAddr> {
+    output.lines().find_map(|line| {
+        line.strip_prefix("Serving http://")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 impl Drop for Host {
