@@ -4,6 +4,11 @@ use spin_lite_host::app::LoadOptions;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+// Every request allocates and frees across tokio's worker threads; glibc's malloc serialises
+// that on arena locks. mimalloc measured ~15% less CPU per request (see the README's benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A small Spin-compatible host: runs a spin.toml on one machine.
 #[derive(Parser)]
 #[command(version)]
