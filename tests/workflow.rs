@@ -99,6 +99,31 @@ fn declined_payment_rejects_the_order_and_releases_stock() {
         ]
     );
     assert_eq!(shop.stock(1), before, "stock released");
+    // A retry with the same Idempotency-Key gets the first answer again: 402, same order.
+    let key = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "declined-1"),
+    ];
+    let send = || {
+        let body = body.to_string();
+        test_support::http(
+            "POST",
+            &shop.url("/v1/api/orders"),
+            &key,
+            Some(body.as_bytes()),
+        )
+        .unwrap()
+    };
+    let (first, retry) = (send(), send());
+    assert_eq!((first.status, retry.status), (402, 402), "{}", retry.body);
+    let retried = retry.header("location").unwrap();
+    assert_eq!(first.header("location"), Some(retried));
+    let retried = shop.payment(&id_of(&shop.get(retried).json())).unwrap();
+    assert_eq!(
+        retried["declines"].as_array().unwrap().len(),
+        1,
+        "{retried}"
+    );
     let ledger = shop.payment(&id_of(&order)).unwrap();
     assert_eq!(
         ledger["charges"].as_array().unwrap().len(),

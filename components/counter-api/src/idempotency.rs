@@ -1,5 +1,6 @@
 //! `Idempotency-Key`: the first request with a key places the order; a retry with the same
-//! key and body gets that order back; the same key with another body is a 422.
+//! key and body gets the first answer's status and Location, with the order as it is now
+//! (a retrying client wants to know where its order stands); another body is a 422.
 //!
 //! A key is claimed before anything else happens. If the process dies before the order is
 //! stored, the claim would block the key forever; so a claim older than `CLAIM_LEASE` without

@@ -81,7 +81,7 @@ async fn place(req: &Request) -> anyhow::Result<Response> {
     let store = Store::open()?;
     let claim = match idempotency::claim(&store, req, body)? {
         idempotency::Claim::Fresh(claim) => claim,
-        idempotency::Claim::Replay(order) => return Ok(order_response(202, &order)),
+        idempotency::Claim::Replay(order) => return Ok(placed_response(&order)),
         idempotency::Claim::Refused(p) => return Ok(web::problem(&p)),
     };
     let placed = place_claimed(req, &store, &request, &claim.order_id).await;
@@ -90,10 +90,19 @@ async fn place(req: &Request) -> anyhow::Result<Response> {
         claim.release(&store)?;
     }
     Ok(match placed? {
-        Ok(order) if order.payment_status == domain::PaymentStatus::Declined => declined(&order),
-        Ok(order) => order_response(202, &order),
+        Ok(order) => placed_response(&order),
         Err(p) => web::problem(&p),
     })
+}
+
+/// The answer to a POST that placed `order`, and to every retry with its `Idempotency-Key`:
+/// the same status and Location, with the order as it is now.
+fn placed_response(order: &domain::Order) -> Response {
+    if order.payment_status == domain::PaymentStatus::Declined {
+        declined(order)
+    } else {
+        order_response(202, order)
+    }
 }
 
 async fn place_claimed(
