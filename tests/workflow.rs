@@ -82,6 +82,11 @@ fn declined_payment_rejects_the_order_and_releases_stock() {
     let r = shop.post_json("/v1/api/orders", &body);
     assert_eq!(r.status, 402, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let detail = r.json()["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.starts_with("payment declined: card declined"),
+        "{detail}"
+    );
     let location = r.header("location").unwrap().to_string();
     let order = shop.get(&location).json();
     assert_eq!(order["orderStatus"], "REJECTED");

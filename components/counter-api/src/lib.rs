@@ -150,21 +150,15 @@ async fn place_claimed(
 /// 402 for an order whose payment was declined: it exists (REJECTED, stock released) and
 /// its timeline says why.
 fn declined(order: &domain::Order) -> Response {
+    // The timeline's entry reads "payment declined: <why>".
     let reason = order
         .timeline
         .iter()
         .rev()
         .find(|e| e.event == "payment_declined")
-        .map(|e| e.detail.clone())
-        .unwrap_or_default();
-    let p = Problem::new(
-        402,
-        format!(
-            "payment declined ({reason}); order {} is REJECTED",
-            order.id
-        ),
-    )
-    .with_instance(format!("/v1/api/orders/{}", order.id));
+        .map_or("payment declined", |e| e.detail.as_str());
+    let p = Problem::new(402, format!("{reason}; order {} is REJECTED", order.id))
+        .with_instance(format!("/v1/api/orders/{}", order.id));
     let mut resp = web::problem(&p);
     resp.set_header("location", format!("/v1/api/orders/{}", order.id));
     resp
