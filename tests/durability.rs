@@ -235,7 +235,7 @@ fn a_redis_restart_mid_run_loses_nothing_and_the_host_reconnects() {
     shop.wait_for_status(&id, "READY", Duration::from_secs(10));
     test_support::report(&format!(
         "redis-server down for {REDIS_DOWN:?} (appendonly) after {STRIKE_AFTER} of {FAULT_RUN} orders: {resumed} orders \
-         accepted while it was down (dispatch resumed by the sweep), {resent} sent again by their \
+         stored with their saga cut short (resumed by the sweep), {resent} sent again by their \
          clients, all READY {:.1} s after the last was accepted; none lost or twice",
         settled.as_secs_f64()
     ));
