@@ -157,10 +157,11 @@ fn declined(order: &domain::Order) -> Response {
         .rev()
         .find(|e| e.event == "payment_declined")
         .map_or("payment declined", |e| e.detail.as_str());
+    let location = format!("/v1/api/orders/{}", order.id);
     let p = Problem::new(402, format!("{reason}; order {} is REJECTED", order.id))
-        .with_instance(format!("/v1/api/orders/{}", order.id));
+        .with_instance(location.clone());
     let mut resp = web::problem(&p);
-    resp.set_header("location", format!("/v1/api/orders/{}", order.id));
+    resp.set_header("location", location);
     resp
 }
 

@@ -82,8 +82,7 @@ impl Redis {
                     })
                 }
                 Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    stop(&mut child);
                     last_error = Some(e);
                 }
             }
@@ -100,11 +99,6 @@ impl Redis {
         std::thread::sleep(down_for);
         self.child = Self::spawn(self.port, self.dir.path(), &self.extra)?;
         wait_until_serving(&mut self.child, self.port)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 
     fn spawn(port: u16, dir: &Path, extra: &[String]) -> Result<Child> {
@@ -204,8 +198,14 @@ fn read_reply(reader: &mut impl BufRead) -> Result<String> {
 
 impl Drop for Redis {
     fn drop(&mut self) {
-        self.kill();
+        stop(&mut self.child);
     }
+}
+
+/// SIGKILL and reap, ignoring a child that has already exited.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A running host process, killed on drop; its output is kept for assertions.
@@ -295,8 +295,7 @@ impl Host {
 
     /// SIGKILL, as a crash.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
 
