@@ -27,6 +27,14 @@ pub struct LoadOptions {
     pub variables: Vec<(String, String)>,
     /// Where compiled components are cached; None disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Run only these components (`--component-id`); empty runs all.
+    pub component_ids: Vec<String>,
+    /// Key-value stores with the defects of Spin 3.6.3 and 4.0.2, so an app that works here
+    /// works there: the Redis store's compare-and-swap writes and then reports `cas-failed`,
+    /// and the HTTP and Redis triggers each get their own SQLite connection with no busy
+    /// timeout (concurrent writes fail with `database is locked`). On unless
+    /// `--no-spin-kv-defects`.
+    pub kv_like_spin: bool,
 }
 
 /// One component, ready to instantiate.
@@ -68,7 +76,8 @@ impl App {
 
     /// Loads, validates and pre-instantiates everything `options` names.
     pub async fn load(options: &LoadOptions) -> Result<Arc<Self>> {
-        let manifest = crate::manifest::load(&options.manifest)?;
+        let mut manifest = crate::manifest::load(&options.manifest)?;
+        manifest.select(&options.component_ids)?;
         for w in &manifest.warnings {
             tracing::warn!(
                 "{}: `{w}` is not supported by this host and is ignored",
@@ -90,7 +99,7 @@ impl App {
             std::env::vars(),
             &options.variables,
         )?);
-        let key_value = open_stores(&manifest, &runtime).await?;
+        let key_value = open_stores(&manifest, &runtime, options.kv_like_spin).await?;
 
         let engine = engine::new()?;
         let mut linker = Linker::<HostState>::new(&engine);
@@ -182,10 +191,22 @@ impl App {
 }
 
 /// Opens every store the runtime config names and checks each component's labels exist.
-async fn open_stores(manifest: &Manifest, runtime: &RuntimeConfig) -> Result<KeyValueStores> {
+/// `like_spin`: as Spin 3.6.3 and 4.0.2 do (see `LoadOptions::kv_like_spin`).
+async fn open_stores(
+    manifest: &Manifest,
+    runtime: &RuntimeConfig,
+    like_spin: bool,
+) -> Result<KeyValueStores> {
     let mut stores = HashMap::new();
+    let mut redis_trigger = HashMap::new();
     for (label, config) in &runtime.key_value_stores {
         let backend = match config {
+            StoreConfig::Sqlite { path } if like_spin => {
+                // Spin's HTTP and Redis triggers each open the file themselves.
+                let own = SqliteStore::open_like_spin(path, label)?;
+                redis_trigger.insert(label.clone(), Backend::Sqlite(own));
+                Backend::Sqlite(SqliteStore::open_like_spin(path, label)?)
+            }
             StoreConfig::Sqlite { path } => Backend::Sqlite(SqliteStore::open(path, label)?),
             StoreConfig::InMemory => Backend::Sqlite(SqliteStore::in_memory(label)?),
             StoreConfig::Redis { url } => {
@@ -200,7 +221,11 @@ async fn open_stores(manifest: &Manifest, runtime: &RuntimeConfig) -> Result<Key
         };
         stores.insert(label.clone(), backend);
     }
-    let stores = KeyValueStores::new(stores);
+    let stores = if like_spin {
+        KeyValueStores::like_spin(stores, redis_trigger)
+    } else {
+        KeyValueStores::new(stores)
+    };
     for c in manifest.components.values() {
         for label in &c.key_value_stores {
             if !stores.contains(label) {

@@ -5,6 +5,7 @@ use crate::state::HostState;
 use crate::world::fermyon::spin2_0_0::key_value::{Error, Host, HostStore};
 use anyhow::{Context, Result};
 use redis::AsyncCommands;
+use rusqlite::TransactionBehavior;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -27,29 +28,44 @@ pub enum Backend {
 pub struct SqliteStore {
     label: Arc<str>,
     conn: Arc<Mutex<rusqlite::Connection>>,
+    /// Read-modify-write in a deferred transaction, as Spin does: it reads under a shared
+    /// lock and then asks for the write lock, which SQLite refuses at once (SQLITE_BUSY, no
+    /// busy wait) while another connection holds it.
+    deferred: bool,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and the table.
+    /// Opens (creating if needed) the database file and the table, with WAL and a busy
+    /// timeout so that several connections (host processes) share one file safely.
     pub fn open(path: &Path, label: &str) -> Result<Self> {
+        let conn = Self::connect(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::init(conn, label, false)
+    }
+
+    /// Opens the file as Spin 3.6.3 and 4.0.2 do: rusqlite's defaults (rollback journal, 5 s
+    /// busy timeout) and deferred read-modify-write transactions, so an increment or
+    /// compare-and-swap while another connection writes fails with `database is locked`.
+    pub fn open_like_spin(path: &Path, label: &str) -> Result<Self> {
+        Self::init(Self::connect(path)?, label, true)
+    }
+
+    fn connect(path: &Path) -> Result<rusqlite::Connection> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let conn = rusqlite::Connection::open(path)
-            .with_context(|| format!("cannot open SQLite key-value file {}", path.display()))?;
-        Self::init(conn, label)
+        rusqlite::Connection::open(path)
+            .with_context(|| format!("cannot open SQLite key-value file {}", path.display()))
     }
 
     /// An in-memory store, for tests and `path = ":memory:"`.
     pub fn in_memory(label: &str) -> Result<Self> {
-        Self::init(rusqlite::Connection::open_in_memory()?, label)
+        Self::init(rusqlite::Connection::open_in_memory()?, label, false)
     }
 
-    fn init(conn: rusqlite::Connection, label: &str) -> Result<Self> {
-        // WAL and a busy timeout let several host processes share one file safely.
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+    fn init(conn: rusqlite::Connection, label: &str, deferred: bool) -> Result<Self> {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
                 store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
@@ -58,19 +74,27 @@ impl SqliteStore {
         Ok(Self {
             label: label.into(),
             conn: Arc::new(Mutex::new(conn)),
+            deferred,
         })
     }
 
     /// Runs `f` on the connection off the async threads (SQLite calls block).
     async fn with_conn<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut rusqlite::Connection, &str, TransactionBehavior) -> rusqlite::Result<T>
+            + Send
+            + 'static,
     ) -> Result<T, Error> {
         let conn = self.conn.clone();
         let label = self.label.clone();
+        let behavior = if self.deferred {
+            TransactionBehavior::Deferred
+        } else {
+            TransactionBehavior::Immediate
+        };
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn, &label)
+            f(&mut conn, &label, behavior)
         })
         .await
         .map_err(|e| Error::Other(e.to_string()))?
@@ -89,10 +113,11 @@ fn sqlite_update<T>(
     c: &mut rusqlite::Connection,
     store: &str,
     key: &str,
+    behavior: TransactionBehavior,
     change: impl FnOnce(Option<Vec<u8>>) -> rusqlite::Result<(Option<Vec<u8>>, T)>,
 ) -> rusqlite::Result<T> {
     use rusqlite::OptionalExtension;
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = c.transaction_with_behavior(behavior)?;
     let current: Option<Vec<u8>> = tx
         .prepare_cached(SELECT)?
         .query_row((store, key), |row| row.get(0))
@@ -109,7 +134,7 @@ impl Backend {
     pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, Error> {
         match self {
             Backend::Sqlite(s) => {
-                s.with_conn(move |c, store| {
+                s.with_conn(move |c, store, _| {
                     use rusqlite::OptionalExtension;
                     c.prepare_cached(
                         "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
@@ -126,7 +151,7 @@ impl Backend {
     pub async fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
         match self {
             Backend::Sqlite(s) => {
-                s.with_conn(move |c, store| {
+                s.with_conn(move |c, store, _| {
                     c.prepare_cached(UPSERT)?
                         .execute((store, &key, &value))
                         .map(drop)
@@ -140,7 +165,7 @@ impl Backend {
     pub async fn delete(&self, key: String) -> Result<(), Error> {
         match self {
             Backend::Sqlite(s) => {
-                s.with_conn(move |c, store| {
+                s.with_conn(move |c, store, _| {
                     c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                         .execute((store, &key))
                         .map(drop)
@@ -154,7 +179,7 @@ impl Backend {
     pub async fn exists(&self, key: String) -> Result<bool, Error> {
         match self {
             Backend::Sqlite(s) => {
-                s.with_conn(move |c, store| {
+                s.with_conn(move |c, store, _| {
                     c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                         .exists((store, &key))
                 })
@@ -167,7 +192,7 @@ impl Backend {
     pub async fn get_keys(&self) -> Result<Vec<String>, Error> {
         match self {
             Backend::Sqlite(s) => {
-                s.with_conn(|c, store| {
+                s.with_conn(|c, store, _| {
                     let mut stmt = c.prepare_cached(
                         "SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key",
                     )?;
@@ -210,8 +235,8 @@ impl Backend {
     ) -> Result<bool, Error> {
         match self {
             Backend::Sqlite(s) => {
-                s.with_conn(move |c, store| {
-                    sqlite_update(c, store, &key, |current| {
+                s.with_conn(move |c, store, behavior| {
+                    sqlite_update(c, store, &key, behavior, |current| {
                         Ok(if current == expected {
                             (Some(value), true)
                         } else {
@@ -243,10 +268,10 @@ impl Backend {
     pub async fn increment(&self, key: String, delta: i64) -> Result<i64, Error> {
         match self {
             Backend::Sqlite(s) => {
-                s.with_conn(move |c, store| {
+                s.with_conn(move |c, store, behavior| {
                     let bad =
                         |why: &str| rusqlite::Error::InvalidParameterName(format!("`{key}` {why}"));
-                    sqlite_update(c, store, &key, |current| {
+                    sqlite_update(c, store, &key, behavior, |current| {
                         let current = match current {
                             None => 0,
                             Some(bytes) => std::str::from_utf8(&bytes)
@@ -271,16 +296,44 @@ fn other(e: impl std::fmt::Display) -> Error {
     Error::Other(e.to_string())
 }
 
+/// Which trigger an instance runs under: Spin gives each trigger its own store connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Http,
+    Redis,
+}
+
 /// The application's configured stores, by label.
 #[derive(Clone, Default)]
 pub struct KeyValueStores {
     stores: Arc<HashMap<String, Backend>>,
+    /// Spin-like mode: the Redis trigger's own SQLite connections (the HTTP trigger uses
+    /// `stores`).
+    redis_trigger: Option<Arc<HashMap<String, Backend>>>,
+    /// Whether the stores behave as Spin 3.6.3 and 4.0.2's do (`LoadOptions::kv_like_spin`).
+    pub like_spin: bool,
 }
 
 impl KeyValueStores {
+    /// Stores shared by every instance, working as documented.
     pub fn new(stores: HashMap<String, Backend>) -> Self {
         Self {
             stores: Arc::new(stores),
+            redis_trigger: None,
+            like_spin: false,
+        }
+    }
+
+    /// Stores that behave as Spin's: `redis_trigger` holds the Redis trigger's own SQLite
+    /// connections, and the Redis store's compare-and-swap reports failure after writing.
+    pub fn like_spin(
+        stores: HashMap<String, Backend>,
+        redis_trigger: HashMap<String, Backend>,
+    ) -> Self {
+        Self {
+            stores: Arc::new(stores),
+            redis_trigger: Some(Arc::new(redis_trigger)),
+            like_spin: true,
         }
     }
 
@@ -288,8 +341,11 @@ impl KeyValueStores {
         self.stores.contains_key(label)
     }
 
-    pub fn get(&self, label: &str) -> Option<&Backend> {
-        self.stores.get(label)
+    pub fn get(&self, label: &str, trigger: Trigger) -> Option<&Backend> {
+        match (&self.redis_trigger, trigger) {
+            (Some(own), Trigger::Redis) => own.get(label).or_else(|| self.stores.get(label)),
+            _ => self.stores.get(label),
+        }
     }
 }
 
@@ -346,7 +402,7 @@ impl HostState {
         }
         self.app
             .key_value
-            .get(label)
+            .get(label, self.trigger)
             .cloned()
             .ok_or(Error::NoSuchStore)
     }

@@ -43,6 +43,14 @@ struct UpArgs {
     /// Compile on every start instead of caching.
     #[arg(long)]
     no_cache: bool,
+    /// Run only this component and its triggers (repeatable), as `spin up --component-id`.
+    #[arg(short = 'c', long = "component-id", value_name = "ID")]
+    component_ids: Vec<String>,
+    /// Key-value stores without the defects of Spin 3.6.3 and 4.0.2 (by default this host
+    /// has them, so that an app that works here works on Spin): a Redis store whose
+    /// compare-and-swap reports success, one SQLite connection with a busy timeout.
+    #[arg(long)]
+    no_spin_kv_defects: bool,
 }
 
 fn main() -> Result<()> {
@@ -78,6 +86,8 @@ fn main() -> Result<()> {
             args.cache_dir
                 .unwrap_or_else(|| app_dir.join(".spin").join("cache"))
         }),
+        component_ids: args.component_ids,
+        kv_like_spin: !args.no_spin_kv_defects,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -338,6 +338,29 @@ pub fn check_variable_name(name: &str) -> Result<()> {
 }
 
 impl Manifest {
+    /// Keeps only the named components and their triggers, as `spin up --component-id`
+    /// does (an empty list keeps every one). Every name must be a component.
+    pub fn select(&mut self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        if let Some(unknown) = ids.iter().find(|id| !self.components.contains_key(*id)) {
+            bail!(
+                "--component-id {unknown}: {} has no such component (it has: {})",
+                self.path.display(),
+                self.components
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        self.components.retain(|id, _| ids.contains(id));
+        self.http_triggers.retain(|t| ids.contains(&t.component));
+        self.redis_triggers.retain(|t| ids.contains(&t.component));
+        Ok(())
+    }
+
     /// Checks what needs the file system: every component's `.wasm` and mounted files exist.
     pub fn check_files(&self) -> Result<()> {
         let file = self.path.display();

@@ -1,6 +1,7 @@
 //! The per-instance store data: WASI, wasi:http and the Spin capabilities of one component.
 
 use crate::app::{App, ComponentRuntime};
+use crate::key_value::Trigger;
 use crate::logs::PrefixedOutput;
 use crate::outbound_http::OutboundHttp;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub struct HostState {
     pub app: Arc<App>,
     pub component_index: usize,
+    pub trigger: Trigger,
     pub table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
@@ -19,8 +21,8 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// Fresh state for one instance of the component at `component_index`.
-    pub fn new(app: &Arc<App>, component_index: usize) -> anyhow::Result<Self> {
+    /// Fresh state for one instance of the component at `component_index`, run by `trigger`.
+    pub fn new(app: &Arc<App>, component_index: usize, trigger: Trigger) -> anyhow::Result<Self> {
         let component = &app.components[component_index];
         let mut wasi = WasiCtx::builder();
         wasi.stdout(PrefixedOutput::stdout(component.id.clone()))
@@ -35,6 +37,7 @@ impl HostState {
         Ok(Self {
             app: app.clone(),
             component_index,
+            trigger,
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),

@@ -42,14 +42,30 @@ pub async fn run(options: LoadOptions, listen: SocketAddr) -> Result<()> {
         );
         None
     };
-    match server {
-        Some(server) => server.await??,
-        None => shutdown_signal().await,
+    // Like Spin, a trigger that ends (a Redis connection lost) ends the host.
+    let trigger_ended = async {
+        if redis_tasks.is_empty() {
+            return std::future::pending().await;
+        }
+        let (ended, _, _) = futures::future::select_all(redis_tasks).await;
+        match ended {
+            Ok(Ok(())) => anyhow::anyhow!("a trigger exited unexpectedly"),
+            Ok(Err(e)) => e.context("a trigger exited unexpectedly"),
+            Err(e) => anyhow::Error::from(e).context("a trigger exited unexpectedly"),
+        }
+    };
+    tokio::select! {
+        served = async {
+            match server {
+                Some(server) => server.await?,
+                None => {
+                    shutdown_signal().await;
+                    Ok(())
+                }
+            }
+        } => served,
+        error = trigger_ended => Err(error.context("Terminating")),
     }
-    for task in redis_tasks {
-        task.abort();
-    }
-    Ok(())
 }
 
 async fn shutdown_signal() {

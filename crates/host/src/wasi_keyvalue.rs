@@ -113,12 +113,15 @@ impl atomics::Host for HostState {
             handle.key.clone(),
             handle.current.clone(),
         );
+        let like_spin = self.app.key_value.like_spin && matches!(backend, Backend::Redis(_));
         match backend.compare_and_swap(key.clone(), expected, value).await {
-            Ok(true) => {
+            // Spin's Redis store writes, then reports `cas-failed` (its swap ends with an
+            // `UNWATCH <key>` that Redis refuses): so does this one, in Spin-like mode.
+            Ok(true) if !like_spin => {
                 let _ = self.table.delete(cas);
                 Ok(())
             }
-            Ok(false) => {
+            Ok(_) => {
                 // Hand back a fresh CAS holding the value that won, so the guest can retry.
                 let current = backend
                     .get(key.clone())

@@ -218,7 +218,10 @@ where
     })?;
     add_spin_headers(&mut req, &route, host, client)?;
 
-    let mut store = Store::new(&app.engine, HostState::new(app, route.component)?);
+    let mut store = Store::new(
+        &app.engine,
+        HostState::new(app, route.component, crate::key_value::Trigger::Http)?,
+    );
     let (sender, mut receiver) = tokio::sync::oneshot::channel();
     let incoming = store
         .data_mut()

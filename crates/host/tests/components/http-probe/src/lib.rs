@@ -33,7 +33,8 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             eprintln!("to stderr");
             json!({ "logged": true })
         }
-        ["wkv", op, key] => wasi_key_value(op, key),
+        ["wkv", op, key] => wasi_key_value("default", op, key),
+        ["wkv", label, op, key] => wasi_key_value(label, op, key),
         ["outbound"] => outbound(&query).await,
         ["redis", op] => redis(op, &query, req.body()),
         ["echo"] => return Ok(Response::new(200, req.body().to_vec())),
@@ -144,9 +145,9 @@ fn redis(op: &str, query: &str, body: &[u8]) -> Value {
 }
 
 /// `wasi:keyvalue`: `add` is a compare-and-swap retry loop, `incr` the atomic increment.
-fn wasi_key_value(op: &str, key: &str) -> Value {
+fn wasi_key_value(label: &str, op: &str, key: &str) -> Value {
     use spin_sdk::wit::wasi::keyvalue::{atomics, store};
-    let bucket = match store::open("default") {
+    let bucket = match store::open(label) {
         Ok(b) => b,
         Err(e) => return json!({ "error": format!("{e:?}") }),
     };
@@ -169,7 +170,7 @@ fn wasi_key_value(op: &str, key: &str) -> Value {
                     Err(e) => return json!({ "error": format!("{e:?}") }),
                 }
             }
-            json!({ "error": "gave up" })
+            json!({ "error": "gave up after 1000 attempts" })
         }
         _ => json!({ "error": "unknown op" }),
     }
