@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh Debian machine: the wasm target, redis-server, chromium with node
-# and npm for the browser test, and schemathesis (Python) for the contract test.
-# Safe to run again: it installs only what is missing.
+# One-time set-up on a fresh Debian machine: the wasm target and redis-server (to run the
+# shop); with --test also chromium with node and npm for the browser test, and schemathesis
+# (Python) for the contract test. Safe to run again: it installs only what is missing.
 set -euo pipefail
+with_tests=false
+[ "${1:-}" = "--test" ] && with_tests=true
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -19,6 +21,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
+$with_tests || exit 0
 # The browser test (tests/browser.rs) drives Debian's chromium with Node's playwright-core.
 if [ ! -x /usr/bin/chromium ]; then
   echo "setup: installing chromium (Debian package)"

@@ -4,7 +4,7 @@
 //!
 //! Needs `node`/`npm` and `/usr/bin/chromium` (`scripts/setup.sh` installs them).
 
-use coffeeshop_tests::{Shop, Storage};
+use coffeeshop_tests::Shop;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -36,7 +36,7 @@ fn raw_get(shop: &Shop, target: &str) -> (u16, String) {
 
 #[test]
 fn the_web_component_serves_the_page_and_nothing_else() {
-    let shop = Shop::start(&[], Storage::Sqlite);
+    let shop = Shop::start(&[]);
 
     for (path, content_type) in [
         ("/", "text/html; charset=utf-8"),
@@ -107,7 +107,7 @@ fn a_customer_orders_on_the_page_and_picks_up() {
         assert!(ok, "npm ci failed:\n{out}");
     }
 
-    let shop = Shop::start(&[], Storage::Sqlite);
+    let shop = Shop::start(&[]);
     let base = shop.url("");
     let (ok, out) = test_support::run_to_end(
         Command::new("node")

@@ -1,7 +1,7 @@
 //! The coffee shop end to end: orders go through the barista and the kitchen to READY and
 //! FULFILLED over real Redis pub/sub, on the project's host, with real HTTP.
 
-use coffeeshop_tests::{order_request, timeline_events, Shop, Storage};
+use coffeeshop_tests::{order_request, timeline_events, Shop};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use test_support::http;
@@ -10,7 +10,7 @@ const READY_WITHIN: Duration = Duration::from_secs(15);
 
 #[test]
 fn catalog_routes_at_current_and_older_paths() {
-    let shop = Shop::start(&[], Storage::Sqlite);
+    let shop = Shop::start(&[]);
     let all = shop.get("/v1/api/item-types");
     assert_eq!(all.status, 200);
     let all = all.json();
@@ -57,7 +57,7 @@ fn catalog_routes_at_current_and_older_paths() {
 
 #[test]
 fn coffee_and_croissant_reach_ready_then_fulfilled() {
-    let shop = Shop::start(&[], Storage::Sqlite);
+    let shop = Shop::start(&[]);
     let placed = shop.post_json(
         "/v1/api/orders",
         &order_request(
@@ -140,7 +140,7 @@ fn coffee_and_croissant_reach_ready_then_fulfilled() {
 
 #[test]
 fn single_station_orders_and_duplicate_items_complete() {
-    let shop = Shop::start(&[], Storage::Redis);
+    let shop = Shop::start(&[]);
     let barista_only = shop.place(json!([{ "itemType": "LATTE" }]), json!([]));
     let kitchen_only = shop.place(json!([]), json!([{ "itemType": 8, "quantity": 3 }]));
     let duplicates = shop.place(
@@ -177,7 +177,7 @@ fn single_station_orders_and_duplicate_items_complete() {
 
 #[test]
 fn staff_complete_items_when_auto_fulfill_is_off() {
-    let shop = Shop::start(&[("auto_fulfill", "false")], Storage::Sqlite);
+    let shop = Shop::start(&[("auto_fulfill", "false")]);
     let order = shop.place(
         json!([{ "itemType": 3 }]),
         json!([{ "itemType": 9, "quantity": 2 }]),
@@ -310,7 +310,7 @@ fn expect_problem(
 
 #[test]
 fn bad_input_gets_a_precise_problem_and_changes_nothing() {
-    let shop = Shop::start(&[("auto_fulfill", "false")], Storage::Sqlite);
+    let shop = Shop::start(&[("auto_fulfill", "false")]);
     let events = shop
         .redis
         .subscribe(&["barista_order_placed", "kitchen_order_placed"])
@@ -486,7 +486,7 @@ fn bad_input_gets_a_precise_problem_and_changes_nothing() {
 
 #[test]
 fn idempotency_key_returns_the_first_answer() {
-    let shop = Shop::start(&[], Storage::Sqlite);
+    let shop = Shop::start(&[]);
     let body = order_request(json!([{ "itemType": 0 }]), json!([])).to_string();
     let post = |key: &str, body: &str| {
         http(

@@ -7,7 +7,7 @@
 //! Needs `schemathesis` on PATH (`scripts/setup.sh` installs tests/contract-requirements.txt).
 //! `CONTRACT_SEED=<n>` picks another generation seed; `CONTRACT_EXAMPLES=<n>` more examples.
 
-use coffeeshop_tests::{Shop, Storage};
+use coffeeshop_tests::Shop;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ fn public_routes() -> Vec<String> {
 
 #[test]
 fn the_document_is_served_and_names_every_public_route() {
-    let shop = Shop::start(&[], Storage::Sqlite);
+    let shop = Shop::start(&[]);
     let served = shop.get(DOCUMENT_URL);
     assert_eq!(served.status, 200, "{}", served.body);
     assert_eq!(served.header("content-type"), Some("application/json"));
@@ -173,7 +173,7 @@ fn schemathesis_finds_the_live_shop_true_to_its_document() {
     assert!(ok, "schemathesis --version failed: {version}");
     println!("{}", version.trim());
     // Stations keep their lines until staff complete them, so the completion routes have work.
-    let shop = Shop::start(&[("auto_fulfill", "false")], Storage::Sqlite);
+    let shop = Shop::start(&[("auto_fulfill", "false")]);
     let started = Instant::now();
 
     // Orders first, on shelves too full to run out: generated orders are big, and an empty

@@ -8,11 +8,10 @@
 //!   and `format: int32` is a range;
 //! - every `components` entry, variable and check path names something that `spin.toml` has, and
 //!   every component of `spin.toml` is deployed by exactly one SpinApp;
-//! - the Secret named by `runtimeConfig.loadFromSecret` is in `deploy/` and its
-//!   `runtime-config.toml` is TOML with a `key_value_store.default` of type redis;
+//! - the HTTP / worker split is the one the end-to-end tests run (`tests/lib.rs`), and no
+//!   component uses a key-value store (all state is in Redis);
 //! - negative cases prove the validator rejects typical typos, so none of this passes vacuously.
 
-use base64::Engine as _;
 use serde::Deserialize as _;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +21,6 @@ const GROUP: &str = "core.spinkube.dev";
 const VERSION: &str = "v1alpha1";
 const API_VERSION: &str = "core.spinkube.dev/v1alpha1";
 const CRD_FILE: &str = "core.spinkube.dev_spinapps.yaml";
-const RUNTIME_CONFIG_KEY: &str = "runtime-config.toml";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -344,31 +342,6 @@ fn route_matches(route: &str, path: &str) -> bool {
     }
 }
 
-/// `runtime-config.toml` of a Secret, from `stringData` or base64 `data`.
-fn secret_runtime_config(secret: &Doc) -> String {
-    if let Some(text) = secret.value["stringData"][RUNTIME_CONFIG_KEY].as_str() {
-        return text.to_string();
-    }
-    let encoded = secret.value["data"][RUNTIME_CONFIG_KEY]
-        .as_str()
-        .unwrap_or_else(|| {
-            panic!(
-                "{}: Secret has no {RUNTIME_CONFIG_KEY} in stringData or data",
-                secret.origin
-            )
-        });
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: data.{RUNTIME_CONFIG_KEY} is not base64: {e}",
-                secret.origin
-            )
-        });
-    String::from_utf8(bytes)
-        .unwrap_or_else(|e| panic!("{}: {RUNTIME_CONFIG_KEY} is not UTF-8: {e}", secret.origin))
-}
-
 // ---- the manifests of deploy/ ------------------------------------------------------------------
 
 #[test]
@@ -443,55 +416,47 @@ fn spinapps_deploy_the_components_of_spin_toml() {
 }
 
 #[test]
-fn runtime_config_secret_maps_the_default_store_to_redis() {
+fn the_split_the_end_to_end_tests_run_is_the_one_deployed() {
     let docs = deploy_documents();
-    let apps = spin_apps(&docs);
-    let secrets: BTreeSet<&str> = apps
-        .iter()
-        .map(|app| {
-            app.value["spec"]["runtimeConfig"]["loadFromSecret"]
-                .as_str()
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{} (SpinApp {}): no runtimeConfig.loadFromSecret",
-                        app.origin,
-                        app.name()
-                    )
-                })
-        })
-        .collect();
-    for name in secrets {
-        let secret = docs
+    let components_of = |name: &str| -> Vec<String> {
+        let app = spin_apps(&docs)
+            .into_iter()
+            .find(|a| a.name() == name)
+            .unwrap_or_else(|| panic!("deploy/ has no SpinApp {name}"));
+        app.value["spec"]["components"]
+            .as_array()
+            .unwrap_or_else(|| panic!("SpinApp {name} has no components list"))
             .iter()
-            .find(|d| d.kind() == "Secret" && d.name() == name)
-            .unwrap_or_else(|| {
-                panic!(
-                    "runtimeConfig.loadFromSecret names Secret {name:?}, which is not in deploy/"
-                )
-            });
-        let text = secret_runtime_config(secret);
-        let config: toml::Table = toml::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {RUNTIME_CONFIG_KEY} is not TOML: {e}", secret.origin));
-        let store = config
-            .get("key_value_store")
-            .and_then(|s| s.get("default"))
-            .unwrap_or_else(|| {
-                panic!(
-                    "{}: {RUNTIME_CONFIG_KEY} has no [key_value_store.default]",
-                    secret.origin
-                )
-            });
-        assert_eq!(
-            store.get("type").and_then(|t| t.as_str()),
-            Some("redis"),
-            "{}: key_value_store.default must be of type redis",
-            secret.origin
-        );
-        let url = store.get("url").and_then(|u| u.as_str()).unwrap_or("");
+            .map(|c| c.as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        components_of("coffeeshop-http"),
+        coffeeshop_tests::HTTP_COMPONENTS,
+        "tests/lib.rs HTTP_COMPONENTS must match deploy/coffeeshop.yaml"
+    );
+    assert_eq!(
+        components_of("coffeeshop-workers"),
+        coffeeshop_tests::WORKER_COMPONENTS,
+        "tests/lib.rs WORKER_COMPONENTS must match deploy/coffeeshop.yaml"
+    );
+}
+
+#[test]
+fn no_component_uses_a_key_value_store() {
+    // All state is in Redis through outbound Redis (README, "State on real Spin"): Spin's
+    // key-value backends are not safe for this app, so none may creep back in.
+    let text = std::fs::read_to_string(workspace_root().join("spin.toml")).unwrap();
+    assert!(
+        !text.contains("key_value_stores"),
+        "spin.toml gives a component a key-value store"
+    );
+    for app in spin_apps(&deploy_documents()) {
         assert!(
-            url.starts_with("redis://"),
-            "{}: key_value_store.default.url {url:?} is not redis://",
-            secret.origin
+            app.value["spec"].get("runtimeConfig").is_none(),
+            "{} (SpinApp {}): a runtime config is not needed (no key-value store)",
+            app.origin,
+            app.name()
         );
     }
 }

@@ -1,11 +1,12 @@
 //! The coffee shop as the end-to-end tests start it: every component built for wasm32-wasip2,
-//! the project's host serving the real `spin.toml`, a private `redis-server`, real HTTP.
+//! the real `spin.toml` served by the project's host or a real Spin (`SPIN_BIN`), a private
+//! `redis-server`, real HTTP.
 
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use test_support::{http, Host, Redis, Reply};
+use test_support::{http, Host, Ready, Redis, Reply, Runtime};
 
 pub mod runs;
 
@@ -22,83 +23,168 @@ pub const COMPONENTS: &[&str] = &[
     "web",
 ];
 
-fn build_once() -> &'static PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
+/// The runtime every test of this run uses (`SPIN_BIN` for a real Spin, else the project's
+/// host), with the components built once.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
         test_support::build_wasm(COMPONENTS).expect("build the coffee shop components");
-        let host = test_support::workspace_root().join("target/release/spin-lite");
-        let status =
-            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .current_dir(test_support::workspace_root())
-                .args(["build", "--release", "-p", "spin-lite-host"])
-                .status()
-                .expect("cargo build the host");
-        assert!(status.success(), "building the host failed");
-        host
+        let runtime = Runtime::from_env(build_spin_lite).expect("the runtime named by SPIN_BIN");
+        test_support::report(&format!("coffeeshop tests run on {}", runtime.name()));
+        runtime
     })
 }
 
-/// Where orders and queues are kept for one test.
-pub enum Storage {
-    /// SQLite in a private temporary file (the default kind of store, as in Spin).
-    Sqlite,
-    /// The test's Redis, as `runtime-config.toml` configures for several processes.
-    Redis,
+/// Builds the project's host (release) and returns its path.
+pub fn build_spin_lite() -> PathBuf {
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(test_support::workspace_root())
+            .args(["build", "--release", "-p", "spin-lite-host"])
+            .status()
+            .expect("cargo build the host");
+    assert!(status.success(), "building the host failed");
+    test_support::workspace_root().join("target/release/spin-lite")
 }
+
+/// The components of deploy/'s HTTP SpinApp and of its workers' SpinApp (checked against
+/// deploy/coffeeshop.yaml by tests/deploy_manifests.rs).
+pub const HTTP_COMPONENTS: &[&str] = &[
+    "product-api",
+    "counter-api",
+    "events-api",
+    "inventory-api",
+    "payments-api",
+    "barista-api",
+    "kitchen-api",
+    "web",
+];
+pub const WORKER_COMPONENTS: &[&str] = &["counter-worker", "barista-worker", "kitchen-worker"];
+/// The channels the workers subscribe to (their readiness shows there).
+const WORKER_CHANNELS: &[&str] = &[
+    "barista_order_placed",
+    "kitchen_order_placed",
+    "barista_order_updated",
+    "kitchen_order_updated",
+];
 
 /// A running coffee shop.
 pub struct Shop {
     pub redis: Redis,
+    /// The process that serves HTTP (the only one, unless split).
     pub host: Host,
+    /// Further processes of a split shop: more HTTP replicas and the workers.
+    pub others: Vec<Host>,
+    /// Scratch space for a test's files.
     pub dir: tempfile::TempDir,
 }
 
 impl Shop {
-    pub fn start(variables: &[(&str, &str)], storage: Storage) -> Shop {
-        Self::start_on(Redis::start().unwrap(), variables, storage)
+    pub fn start(variables: &[(&str, &str)]) -> Shop {
+        Self::start_on(Redis::start().unwrap(), variables)
     }
 
     /// Like `start`, on a Redis the test started itself (e.g. with append-only persistence).
-    pub fn start_on(redis: Redis, variables: &[(&str, &str)], storage: Storage) -> Shop {
+    pub fn start_on(redis: Redis, variables: &[(&str, &str)]) -> Shop {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("runtime-config.toml");
-        let store = match storage {
-            Storage::Sqlite => format!(
-                "type = \"spin\"\npath = \"{}\"",
-                dir.path().join("kv.db").display()
-            ),
-            Storage::Redis => format!("type = \"redis\"\nurl = \"{}\"", redis.url()),
-        };
-        std::fs::write(&config, format!("[key_value_store.default]\n{store}\n")).unwrap();
-        let host = Self::start_host(&redis, &dir, variables);
-        Shop { redis, host, dir }
+        let host = Self::start_host(&redis, variables);
+        Shop {
+            redis,
+            host,
+            others: Vec::new(),
+            dir,
+        }
     }
 
-    fn start_host(redis: &Redis, dir: &tempfile::TempDir, variables: &[(&str, &str)]) -> Host {
-        let bin = build_once();
-        let config = dir.path().join("runtime-config.toml");
+    /// The shop as deploy/ runs it on SpinKube: the HTTP components and the workers in
+    /// separate processes (`--component-id`), `replicas` of each, on one Redis. `host` is
+    /// the first HTTP replica; `http_urls` names them all.
+    pub fn start_split(variables: &[(&str, &str)], replicas: usize) -> Shop {
+        let redis = Redis::start().unwrap();
+        let mut http = Vec::new();
+        let mut others = Vec::new();
+        for _ in 0..replicas {
+            http.push(Self::start_part(
+                &redis,
+                variables,
+                HTTP_COMPONENTS,
+                Ready::Http,
+            ));
+            let channels = WORKER_CHANNELS.iter().map(|c| c.to_string()).collect();
+            let ready = Ready::Subscribed {
+                redis: redis.addr(),
+                channels,
+            };
+            others.push(Self::start_part(
+                &redis,
+                variables,
+                WORKER_COMPONENTS,
+                ready,
+            ));
+        }
+        let host = http.remove(0);
+        others.extend(http);
+        Shop {
+            redis,
+            host,
+            others,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The base URL of every process that serves HTTP.
+    pub fn http_urls(&self) -> Vec<String> {
+        std::iter::once(&self.host)
+            .chain(&self.others)
+            .filter(|h| h.addr.port() != 0)
+            .map(|h| h.url(""))
+            .collect()
+    }
+
+    /// Everything every process of the shop printed.
+    pub fn output(&self) -> String {
+        std::iter::once(&self.host)
+            .chain(&self.others)
+            .map(Host::output)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn start_host(redis: &Redis, variables: &[(&str, &str)]) -> Host {
+        Self::start_part(redis, variables, &[], Ready::Http)
+    }
+
+    /// A process running `components` (all when empty).
+    fn start_part(
+        redis: &Redis,
+        variables: &[(&str, &str)],
+        components: &[&str],
+        ready: Ready,
+    ) -> Host {
         let mut args = vec![
-            "--runtime-config-file".to_string(),
-            config.display().to_string(),
+            "--variable".to_string(),
+            format!("redis_url={}", redis.url()),
         ];
-        args.extend(["--variable".into(), format!("redis_url={}", redis.url())]);
         for (k, v) in variables {
             args.extend(["--variable".into(), format!("{k}={v}")]);
         }
+        for id in components {
+            args.extend(["--component-id".into(), id.to_string()]);
+        }
         let manifest = test_support::workspace_root().join("spin.toml");
-        Host::start(bin, &manifest, &args, &[]).unwrap()
+        Host::start_on(runtime(), &manifest, &args, &[], ready).unwrap()
     }
 
-    /// Stops the host (SIGKILL, as a crash) and starts a new one on the same Redis and store.
+    /// Stops the host (SIGKILL, as a crash) and starts a new one on the same Redis.
     pub fn restart_host(&mut self, variables: &[(&str, &str)]) {
         self.host.kill();
-        self.host = Self::start_host(&self.redis, &self.dir, variables);
+        self.host = Self::start_host(&self.redis, variables);
     }
 
-    /// Another host process on the same Redis and store (a second replica, as SpinKube
-    /// scales out): it hears every doorbell and serves the same routes.
+    /// Another host process on the same Redis (a second replica, as SpinKube scales out): it
+    /// hears every doorbell and serves the same routes.
     pub fn another_host(&self, variables: &[(&str, &str)]) -> Host {
-        Self::start_host(&self.redis, &self.dir, variables)
+        Self::start_host(&self.redis, variables)
     }
 
     pub fn url(&self, path: &str) -> String {

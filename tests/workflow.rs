@@ -2,7 +2,7 @@
 //! deadline, cancel with refund, recovery after a crash between charge and dispatch, and the
 //! notifications feed.
 
-use coffeeshop_tests::{order_request, timeline_events, Shop, Storage};
+use coffeeshop_tests::{order_request, timeline_events, Shop};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use test_support::http;
@@ -16,7 +16,7 @@ fn id_of(order: &Value) -> String {
 
 #[test]
 fn concurrent_orders_race_for_the_last_items() {
-    let shop = Shop::start(&[], Storage::Redis);
+    let shop = Shop::start(&[]);
     shop.restock(&[(5, 5)]); // five lattes left
     let url = shop.url("/v1/api/orders");
     let body = order_request(json!([{ "itemType": 5 }]), json!([])).to_string();
@@ -75,7 +75,7 @@ fn concurrent_orders_race_for_the_last_items() {
 
 #[test]
 fn declined_payment_rejects_the_order_and_releases_stock() {
-    let shop = Shop::start(&[("decline_members", DECLINED_MEMBER)], Storage::Sqlite);
+    let shop = Shop::start(&[("decline_members", DECLINED_MEMBER)]);
     let before = shop.stock(1);
     let mut body = order_request(json!([{ "itemType": 1, "quantity": 2 }]), json!([]));
     body["loyaltyMemberId"] = json!(DECLINED_MEMBER);
@@ -159,7 +159,7 @@ fn large_order(shop: &Shop) -> Value {
 
 #[test]
 fn approval_granted_and_rejected() {
-    let shop = Shop::start(&[("approval_threshold", "10.00")], Storage::Sqlite);
+    let shop = Shop::start(&[("approval_threshold", "10.00")]);
     let order = large_order(&shop);
     let id = id_of(&order);
     assert_eq!(order["orderStatus"], "AWAITING_APPROVAL");
@@ -240,10 +240,7 @@ fn approval_granted_and_rejected() {
 
 #[test]
 fn approval_expires_at_the_deadline() {
-    let shop = Shop::start(
-        &[("approval_threshold", "10.00"), ("approval_deadline", "1s")],
-        Storage::Sqlite,
-    );
+    let shop = Shop::start(&[("approval_threshold", "10.00"), ("approval_deadline", "1s")]);
     let (available, _) = shop.stock(8);
     let touched = id_of(&large_order(&shop));
     let swept = id_of(&large_order(&shop));
@@ -281,7 +278,7 @@ fn approval_expires_at_the_deadline() {
 
 #[test]
 fn cancel_refunds_releases_and_clears_the_queues() {
-    let shop = Shop::start(&[("auto_fulfill", "false")], Storage::Sqlite);
+    let shop = Shop::start(&[("auto_fulfill", "false")]);
     let (available, _) = shop.stock(0);
     let order = shop.place(json!([{ "itemType": 0 }]), json!([]));
     let id = id_of(&order);
@@ -345,7 +342,7 @@ fn cancel_refunds_releases_and_clears_the_queues() {
 
 #[test]
 fn a_crash_between_charge_and_dispatch_recovers_without_a_second_charge() {
-    let mut shop = Shop::start(&[("inject_fault", "after-charge")], Storage::Redis);
+    let mut shop = Shop::start(&[("inject_fault", "after-charge")]);
     let r = shop.post_json(
         "/v1/api/orders",
         &order_request(json!([{ "itemType": 2 }]), json!([{ "itemType": 6 }])),
@@ -385,7 +382,7 @@ fn a_crash_between_charge_and_dispatch_recovers_without_a_second_charge() {
 
 #[test]
 fn notifications_feed_is_in_order_without_gaps_and_replayable() {
-    let shop = Shop::start(&[], Storage::Sqlite);
+    let shop = Shop::start(&[]);
     let ids: Vec<String> = (0..3)
         .map(|_| id_of(&shop.place(json!([{ "itemType": 1 }]), json!([{ "itemType": 7 }]))))
         .collect();
@@ -447,13 +444,10 @@ fn notifications_feed_is_in_order_without_gaps_and_replayable() {
 #[test]
 fn stock_reserved_for_an_order_never_stored_is_given_back_by_the_sweep() {
     // The fault stops placing right after the reservation, as a crash there would.
-    let shop = Shop::start(
-        &[
-            ("inject_fault", "after-reserve"),
-            ("reservation_timeout", "3s"),
-        ],
-        Storage::Sqlite,
-    );
+    let shop = Shop::start(&[
+        ("inject_fault", "after-reserve"),
+        ("reservation_timeout", "3s"),
+    ]);
     shop.restock(&[(1, 10)]);
     let body = order_request(json!([{ "itemType": 1, "quantity": 3 }]), json!([]));
     let r = shop.post_json("/v1/api/orders", &body);

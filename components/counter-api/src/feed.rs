@@ -2,7 +2,6 @@
 //! order steps, oldest first; `next` is the cursor to pass as `after` next time.
 
 use domain::problem::{FieldError, Problem};
-use platform::store::Store;
 use platform::{notify, web};
 use spin_sdk::http::{Request, Response};
 
@@ -29,7 +28,7 @@ pub fn list(req: &Request) -> anyhow::Result<Response> {
         return Ok(web::problem(&Problem::invalid_fields(errors)));
     }
     let order_id = web::query_param(req, "orderId").filter(|o| !o.is_empty());
-    let (notifications, next) = notify::feed(&Store::open()?, after, order_id.as_deref(), limit)?;
+    let (notifications, next) = notify::feed(after, order_id.as_deref(), limit)?;
     Ok(web::json(
         200,
         &serde_json::json!({ "notifications": notifications, "next": next.to_string() }),

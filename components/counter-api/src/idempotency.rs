@@ -73,16 +73,10 @@ pub fn claim(store: &Store, req: &Request, body: &[u8]) -> anyhow::Result<Claim>
         order_id: domain::order::new_id(),
         claimed_at: now.clone(),
     };
-    let mut existing = None;
-    store
-        .update(&record_key, |current: Option<Record>| match current {
-            None => Change::Write(fresh.clone()),
-            Some(found) => {
-                existing = Some(found);
-                Change::<Record, ()>::Keep
-            }
-        })?
-        .ok();
+    let (_, existing) = store.update(&record_key, |current: Option<Record>| match current {
+        None => Change::Write(fresh.clone(), None),
+        Some(found) => Change::Keep(Some(found)),
+    })?;
     let Some(found) = existing else {
         return Ok(Claim::Fresh(Held {
             key: Some(record_key),
@@ -116,14 +110,15 @@ fn lease_expired(claimed_at: &str, now: &str) -> bool {
 
 /// Renews an abandoned claim for this request; false if another retry renewed it first.
 fn take_over(store: &Store, key: &str, seen: &Record, now: &str) -> anyhow::Result<bool> {
-    let outcome = store.update(key, |current: Option<Record>| match current {
+    let (_, renewed) = store.update(key, |current: Option<Record>| match current {
         Some(r) if r.claimed_at == seen.claimed_at && r.order_id == seen.order_id => {
-            Change::Write(Record {
+            let renewed = Record {
                 claimed_at: now.to_owned(),
                 ..r
-            })
+            };
+            Change::Write(renewed, true)
         }
-        _ => Change::Fail(()),
+        _ => Change::Keep(false),
     })?;
-    Ok(outcome.is_ok())
+    Ok(renewed)
 }

@@ -84,12 +84,7 @@ async fn place(req: &Request) -> anyhow::Result<Response> {
         idempotency::Claim::Replay(order) => return Ok(placed_response(&order)),
         idempotency::Claim::Refused(p) => return Ok(web::problem(&p)),
     };
-    let placed = place_claimed(req, &store, &request, &claim.order_id).await;
-    if !matches!(placed, Ok(Ok(_))) {
-        // Nothing was stored: free the key so a retry can succeed.
-        claim.release(&store)?;
-    }
-    Ok(match placed? {
+    Ok(match place_claimed(&store, &request, claim).await? {
         Ok(order) => placed_response(&order),
         Err(p) => web::problem(&p),
     })
@@ -105,9 +100,40 @@ fn placed_response(order: &domain::Order) -> Response {
     }
 }
 
+/// Places the order under the claimed id. Until it is stored, a failure frees the key, so a
+/// retry can succeed; once storing has been tried the key stays claimed, since the write may
+/// have happened unseen: a retry after the claim's lease finds the order, or places it under
+/// the same id.
 async fn place_claimed(
-    _req: &Request,
     store: &Store,
+    request: &domain::order_request::PlaceOrder,
+    claim: idempotency::Held,
+) -> anyhow::Result<Result<domain::Order, Problem>> {
+    let order = match prepare(request, &claim.order_id).await {
+        Ok(Ok(order)) => order,
+        refused_or_failed => {
+            claim.release(store)?;
+            return refused_or_failed;
+        }
+    };
+    orders::create(store, &order)?;
+    // The order is accepted once stored. The rest of the saga (approval, charge, dispatch)
+    // runs now; if it stops part-way (Redis down, a crash) the order keeps its progress and
+    // the next touch or the sweep route resumes it, so the answer is still 202.
+    match saga::drive(store, &order.id, &saga::policy()?).await {
+        Ok(driven) => Ok(Ok(driven.unwrap_or(order))),
+        Err(e) => {
+            eprintln!(
+                "counter-api: order {} stored; its saga will resume: {e:#}",
+                order.id
+            );
+            Ok(Ok(orders::load(store, &order.id)?.unwrap_or(order)))
+        }
+    }
+}
+
+/// Checks and prices the order with product-api and holds its stock.
+async fn prepare(
     request: &domain::order_request::PlaceOrder,
     order_id: &str,
 ) -> anyhow::Result<Result<domain::Order, Problem>> {
@@ -131,20 +157,7 @@ async fn place_claimed(
             order.id
         );
     }
-    orders::create(store, &order)?;
-    // The order is accepted once stored. The rest of the saga (approval, charge, dispatch)
-    // runs now; if it stops part-way (Redis down, a crash) the order keeps its progress and
-    // the next touch or the sweep route resumes it, so the answer is still 202.
-    match saga::drive(store, &order.id, &saga::policy()?).await {
-        Ok(driven) => Ok(Ok(driven.unwrap_or(order))),
-        Err(e) => {
-            eprintln!(
-                "counter-api: order {} stored; its saga will resume: {e:#}",
-                order.id
-            );
-            Ok(Ok(orders::load(store, &order.id)?.unwrap_or(order)))
-        }
-    }
+    Ok(Ok(order))
 }
 
 /// 402 for an order whose payment was declined: it exists (REJECTED, stock released) and

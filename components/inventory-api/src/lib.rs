@@ -1,21 +1,21 @@
 //! inventory-api: stock per item type. Public: the levels, restock, empty. Internal (service
 //! chaining from the counter only; no public route reaches `/internal/...`): reserve, release
 //! and consume an order's stock, and list the reservations held since a given time (so the
-//! counter can release those whose order was never stored). The whole inventory is one
-//! document changed with compare-and-swap, so concurrent orders never oversell.
+//! counter can release those whose order was never stored). Stock is kept by
+//! `platform::stock`: counters per item type changed atomically, so orders never oversell.
 
 use domain::clock;
-use domain::inventory::{Inventory, OutOfStock};
 use domain::problem::{FieldError, Problem};
 use domain::{ItemType, StockItem, StockRequest};
-use platform::store::{Change, Store};
+use platform::stock::Stock;
 use platform::web;
 use serde::Deserialize;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use std::time::SystemTime;
 
-const KEY: &str = "inventory";
+/// The most reservations one look-up for orphans returns; the sweep runs again for more.
+const HELD_BEFORE_LIMIT: usize = 1000;
 const MAX_BODY: usize = 16 * 1024;
 
 #[http_component]
@@ -31,40 +31,29 @@ fn route(req: &Request) -> anyhow::Result<Response> {
     let segments = web::segments(req);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method().clone();
+    let stock = Stock::open()?;
     Ok(match (segments.as_slice(), &method) {
         (["v1", "api", "inventory", "health"], _) => web::health(&method, "inventory-api"),
-        (["v1", "api", "inventory"], Method::Get) => levels(&load()?),
-        (["v1", "api", "inventory"], Method::Delete) => levels(&change(|mut inv| {
-            inv.restock_all(0);
-            Change::Write(inv)
-        })?),
+        (["v1", "api", "inventory"], Method::Get) => levels(&stock)?,
+        (["v1", "api", "inventory"], Method::Delete) => {
+            stock.set_all(0)?;
+            levels(&stock)?
+        }
         (["v1", "api", "inventory"], _) => web::method_not_allowed(&method, "GET, DELETE"),
-        (["v1", "api", "inventory", "restock"], Method::Post) => restock(req)?,
+        (["v1", "api", "inventory", "restock"], Method::Post) => restock(req, &stock)?,
         (["v1", "api", "inventory", "restock"], _) => web::method_not_allowed(&method, "POST"),
-        (["internal", "inventory", "reservations"], Method::Get) => held_before(req)?,
-        (["internal", "inventory", "reservations"], Method::Post) => reserve(req)?,
+        (["internal", "inventory", "reservations"], Method::Get) => held_before(req, &stock)?,
+        (["internal", "inventory", "reservations"], Method::Post) => reserve(req, &stock)?,
         (["internal", "inventory", "reservations"], _) => {
             web::method_not_allowed(&method, "GET, POST")
         }
         (["internal", "inventory", "reservations", order_id, "release"], Method::Post) => {
-            let id = order_id.to_string();
-            levels(&change(move |mut inv| {
-                if inv.release(&id) {
-                    Change::Write(inv)
-                } else {
-                    Change::Keep
-                }
-            })?)
+            stock.release(order_id)?;
+            levels(&stock)?
         }
         (["internal", "inventory", "reservations", order_id, "consume"], Method::Post) => {
-            let id = order_id.to_string();
-            levels(&change(move |mut inv| {
-                if inv.consume(&id) {
-                    Change::Write(inv)
-                } else {
-                    Change::Keep
-                }
-            })?)
+            stock.consume(order_id)?;
+            levels(&stock)?
         }
         _ => web::problem(&Problem::not_found(format!(
             "no inventory resource at {}",
@@ -73,27 +62,11 @@ fn route(req: &Request) -> anyhow::Result<Response> {
     })
 }
 
-fn levels(inventory: &Inventory) -> Response {
-    web::json(200, &serde_json::json!({ "items": inventory.levels() }))
-}
-
-/// The stored inventory; a shop that never stocked starts with the default levels.
-fn load() -> anyhow::Result<Inventory> {
-    Ok(Store::open()?.get(KEY)?.unwrap_or_else(Inventory::stocked))
-}
-
-/// Changes the inventory with compare-and-swap and returns it as stored.
-fn change(mut f: impl FnMut(Inventory) -> Change<Inventory, ()>) -> anyhow::Result<Inventory> {
-    let stored = Store::open()?
-        .update(KEY, |current: Option<Inventory>| {
-            f(current.unwrap_or_else(Inventory::stocked))
-        })?
-        .ok()
-        .flatten();
-    match stored {
-        Some(inventory) => Ok(inventory),
-        None => load(),
-    }
+fn levels(stock: &Stock) -> anyhow::Result<Response> {
+    Ok(web::json(
+        200,
+        &serde_json::json!({ "items": stock.levels()? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -132,7 +105,7 @@ fn whole_u32<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D
 
 /// POST /v1/api/inventory/restock: no body restocks every item to the default level;
 /// `{ "levels": [{ "itemType": 1, "quantity": 50 }] }` sets those items.
-fn restock(req: &Request) -> anyhow::Result<Response> {
+fn restock(req: &Request, stock: &Stock) -> anyhow::Result<Response> {
     let wanted = if req.body().iter().all(u8::is_ascii_whitespace) {
         None
     } else {
@@ -157,17 +130,15 @@ fn restock(req: &Request) -> anyhow::Result<Response> {
             }
         }
     };
-    Ok(levels(&change(|mut inv| {
-        match &wanted {
-            Some(l) => inv.restock(l),
-            None => inv.restock_all(domain::inventory::DEFAULT_LEVEL),
-        }
-        Change::Write(inv)
-    })?))
+    match &wanted {
+        Some(l) => stock.set(l)?,
+        None => stock.set_all(domain::inventory::DEFAULT_LEVEL)?,
+    }
+    levels(stock)
 }
 
 /// Internal: holds the order's items (all or nothing; repeating it is harmless).
-fn reserve(req: &Request) -> anyhow::Result<Response> {
+fn reserve(req: &Request, stock: &Stock) -> anyhow::Result<Response> {
     let request: StockRequest = match web::json_body(req, MAX_BODY).map(serde_json::from_slice) {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -177,25 +148,9 @@ fn reserve(req: &Request) -> anyhow::Result<Response> {
         }
         Err(p) => return Ok(web::problem(&p)),
     };
-    let mut short: Option<OutOfStock> = None;
-    let now = clock::now_rfc3339();
-    let store = Store::open()?;
-    store
-        .update(KEY, |current: Option<Inventory>| {
-            let mut inv = current.unwrap_or_else(Inventory::stocked);
-            match inv.reserve(&request, &now) {
-                Ok(domain::inventory::Reserved::Now) => Change::Write(inv),
-                Ok(domain::inventory::Reserved::Already) => Change::Keep,
-                Err(out) => {
-                    short = Some(out);
-                    Change::<Inventory, ()>::Keep
-                }
-            }
-        })?
-        .ok();
-    Ok(match short {
-        Some(out) => web::problem(&out.to_problem()),
-        None => web::json(
+    Ok(match stock.reserve(&request)? {
+        Err(short) => web::problem(&short.to_problem()),
+        Ok(_) => web::json(
             200,
             &serde_json::json!({ "orderId": request.order_id, "reserved": true }),
         ),
@@ -204,12 +159,12 @@ fn reserve(req: &Request) -> anyhow::Result<Response> {
 
 /// Internal: GET /internal/inventory/reservations?heldBefore=<RFC 3339> answers
 /// `{ "orderIds": [...] }`, the orders holding stock since that time or earlier.
-fn held_before(req: &Request) -> anyhow::Result<Response> {
+fn held_before(req: &Request, stock: &Stock) -> anyhow::Result<Response> {
     let cutoff = match held_before_param(req) {
         Ok(c) => c,
         Err(e) => return Ok(web::problem(&Problem::invalid_fields(vec![e]))),
     };
-    let order_ids = load()?.held_before(cutoff);
+    let order_ids = stock.held_before(cutoff, HELD_BEFORE_LIMIT)?;
     Ok(web::json(
         200,
         &serde_json::json!({ "orderIds": order_ids }),

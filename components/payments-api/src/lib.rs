@@ -60,18 +60,13 @@ fn charge(req: &Request, order_id: &str) -> anyhow::Result<Response> {
     };
     let decline = payments::decline_list(&settings::get_or("decline_members", ""));
     let now = clock::now_rfc3339();
-    let mut outcome = payments::Charged::Already;
-    let stored = Store::open()?
-        .update(&key(order_id), |current: Option<Payment>| {
-            let (payment, charged) = payments::charge(current, order_id, &request, &decline, &now);
-            outcome = charged;
-            match charged {
-                payments::Charged::Already => Change::<Payment, ()>::Keep,
-                _ => Change::Write(payment),
-            }
-        })?
-        .ok()
-        .flatten();
+    let (stored, outcome) = Store::open()?.update(&key(order_id), |current: Option<Payment>| {
+        let (payment, charged) = payments::charge(current, order_id, &request, &decline, &now);
+        match charged {
+            payments::Charged::Already => Change::Keep(charged),
+            _ => Change::Write(payment, charged),
+        }
+    })?;
     Ok(match (outcome, stored) {
         (payments::Charged::Declined, _) => web::problem(
             &Problem::new(
@@ -87,15 +82,12 @@ fn charge(req: &Request, order_id: &str) -> anyhow::Result<Response> {
 
 fn refund(order_id: &str) -> anyhow::Result<Response> {
     let now = clock::now_rfc3339();
-    let stored = Store::open()?
-        .update(&key(order_id), |current: Option<Payment>| {
-            match current.and_then(|p| payments::refund(p, &now)) {
-                Some(refunded) => Change::Write(refunded),
-                None => Change::<Payment, ()>::Keep,
-            }
-        })?
-        .ok()
-        .flatten();
+    let (stored, ()) = Store::open()?.update(&key(order_id), |current: Option<Payment>| {
+        match current.and_then(|p| payments::refund(p, &now)) {
+            Some(refunded) => Change::Write(refunded, ()),
+            None => Change::Keep(()),
+        }
+    })?;
     Ok(match stored {
         Some(payment) => web::json(200, &payment),
         // Never charged: nothing to refund, which is what compensation wants.

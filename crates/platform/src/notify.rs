@@ -1,30 +1,57 @@
-//! Notifications: every step of an order goes into a replayable feed (state first) and then
-//! onto the `notifications` channel, so a page that reloads or a subscriber that was down
-//! loses nothing.
+//! Notifications: every step of an order goes into a replayable feed, in the same atomic step
+//! as the order's write, and onto the `notifications` channel, so a page that reloads or a
+//! subscriber that was down loses nothing.
 //!
-//! Feed entries are numbered by an atomic counter; `feed` returns only an unbroken run of
-//! numbers, so a reader never skips an entry that a slower writer has not stored yet (an entry
-//! whose writer died is skipped once later entries are older than `STALE_GAP`).
+//! Feed entries are numbered by a counter; one Lua script takes the next number, stores the
+//! entry under it (and on its order's list) and publishes it, so no reader ever sees a number
+//! whose entry is still to come, and nothing is published that the feed does not hold.
+//! Entries expire after `RETENTION`.
 
-use crate::store::Store;
-use domain::{clock, events, Notification, Order, TimelineEntry};
+use crate::redis::Redis;
+use crate::store::Also;
+use domain::delivery::Reply;
+use domain::{events, Notification, Order, TimelineEntry};
 use std::time::Duration;
 
 const SEQUENCE: &str = "notifications:seq";
-const STALE_GAP: Duration = Duration::from_secs(5);
+/// How long the feed keeps an entry.
+const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The most entry numbers one read looks at, so a reader far behind (or past a stretch of
+/// expired entries) gets an answer quickly and a cursor to continue from.
+const MAX_SCAN: u64 = 2000;
 
 fn key(seq: u64) -> String {
     format!("notification:{seq:012}")
 }
 
-/// Records and publishes the given timeline entries of `order`.
-pub fn steps(store: &Store, order: &Order, entries: &[TimelineEntry]) -> anyhow::Result<()> {
+fn order_key(order_id: &str) -> String {
+    format!("notifications:order:{order_id}")
+}
+
+/// Runs right after an order is written (`store::Also`): KEYS[2] the sequence, KEYS[3] the
+/// order's list; ARGV[5] the retention in seconds, ARGV[6] the channel, then one feed entry
+/// and its notification event per step. Stores each entry under the next number and
+/// publishes its event.
+const RECORD: &str = "for i = 7, #ARGV, 2 do \
+local seq = redis.call('INCR', KEYS[2]) \
+redis.call('SET', string.format('notification:%012d', seq), ARGV[i], 'EX', ARGV[5]) \
+redis.call('RPUSH', KEYS[3], seq) \
+redis.call('PUBLISH', ARGV[6], ARGV[i + 1]) end \
+if #ARGV >= 7 then redis.call('EXPIRE', KEYS[3], ARGV[5]) end ";
+
+/// What records and publishes `entries` of `order` in the same atomic step as the order's
+/// write: a step is on the order's timeline exactly when it is in the feed.
+pub fn steps(order: &Order, entries: &[TimelineEntry]) -> anyhow::Result<Also> {
+    let mut args = vec![
+        RETENTION.as_secs().to_string(),
+        events::NOTIFICATIONS.to_owned(),
+    ];
     for entry in entries {
-        let seq = store.increment(SEQUENCE, 1)?;
         let mut event = events::notification(order, &entry.event, &entry.detail, &entry.at);
         event.traceparent = None;
+        // The cursor is the entry's number, known once stored: it is filled in on reading.
         let item = Notification {
-            cursor: seq.to_string(),
+            cursor: String::new(),
             id: event.id.clone(),
             order_id: order.id.clone(),
             occurred_at: entry.at.clone(),
@@ -32,62 +59,68 @@ pub fn steps(store: &Store, order: &Order, entries: &[TimelineEntry]) -> anyhow:
             status: order.order_status,
             detail: entry.detail.clone(),
         };
-        store.put(&key(seq), &item)?;
-        // Best effort: the feed already has it, and the page reads the feed.
-        if let Err(e) = crate::bus::publish(events::NOTIFICATIONS, &event) {
-            eprintln!("notifications: not published ({e:#}); kept in the feed");
-        }
+        args.push(serde_json::to_string(&item)?);
+        args.push(events::encode(&event));
     }
-    Ok(())
+    Ok(Also {
+        lua: RECORD,
+        keys: vec![SEQUENCE.to_owned(), order_key(&order.id)],
+        args,
+    })
 }
 
 /// Up to `limit` entries after `after` (0: from the start), optionally for one order, and the
 /// cursor to continue from.
 pub fn feed(
-    store: &Store,
     after: u64,
     order_id: Option<&str>,
     limit: usize,
 ) -> anyhow::Result<(Vec<Notification>, u64)> {
-    // Adding 0 reads the counter in whatever form the store keeps counters (portable).
-    let last = store.increment(SEQUENCE, 0)?;
-    let now = clock::now_rfc3339();
+    let redis = Redis::shared()?;
+    let numbers: Vec<u64> = match order_id {
+        // An order's own entries: its list, in order.
+        Some(id) => numbers(&redis.exec("LRANGE", &[&order_key(id), "0", "-1"])?)
+            .into_iter()
+            .filter(|n| *n > after)
+            .take(limit)
+            .collect(),
+        None => {
+            let last = match redis.exec("GET", &[SEQUENCE])?.first() {
+                Some(reply) => numbers(std::slice::from_ref(reply)).first().copied(),
+                None => None,
+            }
+            .unwrap_or(0);
+            let upto = last.min(after.saturating_add(MAX_SCAN));
+            (after + 1..=upto).collect()
+        }
+    };
     let mut out = Vec::new();
     let mut cursor = after;
-    const BATCH: u64 = 100;
-    'scan: while cursor < last && out.len() < limit {
-        let upto = (cursor + BATCH).min(last);
-        let keys: Vec<String> = (cursor + 1..=upto).map(key).collect();
-        let found: Vec<Option<Notification>> = store.get_many_opt(&keys)?;
-        for item in found {
-            let seq = cursor + 1;
-            match item {
-                Some(item) => {
-                    if order_id.is_none_or(|id| id == item.order_id) {
-                        out.push(item);
-                    }
-                }
-                None if later_entry_is_stale(store, seq, upto, &now)? => {}
-                None => break 'scan,
-            }
-            cursor = seq;
+    for batch in numbers.chunks(100) {
+        let keys: Vec<String> = batch.iter().map(|n| key(*n)).collect();
+        for (n, reply) in batch.iter().zip(redis.exec("MGET", &keys)?) {
             if out.len() >= limit {
-                break 'scan;
+                return Ok((out, cursor));
+            }
+            cursor = *n;
+            // Absent: expired, and so past its retention.
+            if let Reply::Text(text) = reply {
+                let mut item: Notification = serde_json::from_str(&text)?;
+                item.cursor = n.to_string();
+                out.push(item);
             }
         }
     }
     Ok((out, cursor))
 }
 
-/// Whether a missing entry `seq` is a hole left by a writer that died: some later entry up to
-/// `upto` exists and is older than `STALE_GAP`.
-fn later_entry_is_stale(store: &Store, seq: u64, upto: u64, now: &str) -> anyhow::Result<bool> {
-    for later in seq + 1..=upto {
-        if let Some(item) = store.get::<Notification>(&key(later))? {
-            let due =
-                clock::add(&item.occurred_at, STALE_GAP).map_err(|e| anyhow::anyhow!("{e}"))?;
-            return Ok(clock::is_due(&due, now).unwrap_or(false));
-        }
-    }
-    Ok(false)
+fn numbers(replies: &[Reply]) -> Vec<u64> {
+    replies
+        .iter()
+        .filter_map(|r| match r {
+            Reply::Int(n) => u64::try_from(*n).ok(),
+            Reply::Text(t) => t.parse().ok(),
+            Reply::Nil => None,
+        })
+        .collect()
 }

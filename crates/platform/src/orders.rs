@@ -1,4 +1,4 @@
-//! Orders in the key-value store, shared by counter-api and counter-worker. Every write
+//! Orders in the shop's Redis, shared by counter-api and counter-worker. Every write
 //! that adds timeline entries also records them as notifications (see `notify`).
 
 use crate::notify;
@@ -18,46 +18,46 @@ pub fn load(store: &Store, id: &str) -> anyhow::Result<Option<Order>> {
     store.get(&key(id))
 }
 
-/// Stores a new order and announces its first steps.
+/// Stores a new order and announces its first steps, in one atomic step. Storing an order
+/// that is already there (a retry under the same id) changes nothing.
 pub fn create(store: &Store, order: &Order) -> anyhow::Result<()> {
-    store.put(&key(&order.id), order)?;
-    notify::steps(store, order, &order.timeline)
+    store.update_also(
+        &key(&order.id),
+        |current: Option<Order>| match current {
+            None => Change::Write(order.clone(), ()),
+            Some(_) => Change::Keep(()),
+        },
+        |_, new| notify::steps(new, &new.timeline),
+    )?;
+    Ok(())
 }
 
 /// Runs a state-machine step on the stored order with compare-and-swap, so concurrent
-/// steps (the barista's and the kitchen's updates, a pickup) never overwrite each other.
+/// steps (the barista's and the kitchen's updates, a pickup) never overwrite each other; the
+/// timeline entries it adds are recorded as notifications in the same write.
 /// `Ok(None)`: no such order. A step that changes nothing writes nothing.
 pub fn apply(
     store: &Store,
     id: &str,
     mut step: impl FnMut(&mut Order) -> Result<Applied, StateError>,
 ) -> anyhow::Result<Result<Option<(Order, Applied)>, StateError>> {
-    let mut applied = None;
-    let mut seen = 0;
-    let outcome = store.update(&key(id), |current: Option<Order>| {
-        let Some(mut order) = current else {
-            return Change::Keep;
-        };
-        seen = order.timeline.len();
-        match step(&mut order) {
-            Ok(a) if a.changed() => {
-                applied = Some(a);
-                Change::Write(order)
+    let (stored, outcome) = store.update_also(
+        &key(id),
+        |current: Option<Order>| {
+            let Some(mut order) = current else {
+                return Change::Keep(Ok(None));
+            };
+            match step(&mut order) {
+                Ok(a) if a.changed() => Change::Write(order, Ok(Some(a))),
+                Ok(a) => Change::Keep(Ok(Some(a))),
+                Err(e) => Change::Keep(Err(e)),
             }
-            Ok(a) => {
-                applied = Some(a);
-                seen = order.timeline.len();
-                Change::Keep
-            }
-            Err(e) => Change::Fail(e),
-        }
-    })?;
-    if let Ok(Some(order)) = &outcome {
-        notify::steps(
-            store,
-            order,
-            &order.timeline[seen.min(order.timeline.len())..],
-        )?;
-    }
-    Ok(outcome.map(|stored| stored.zip(applied)))
+        },
+        |old, new| {
+            let seen = old.map_or(0, |o| o.timeline.len()).min(new.timeline.len());
+            notify::steps(new, &new.timeline[seen..])
+        },
+    )?;
+    Ok(outcome
+        .map(|applied| applied.map(|a| (stored.expect("an order that a step saw is stored"), a))))
 }

@@ -2,8 +2,10 @@
 //! which loses what nobody hears and hands every replica every message. So each channel also
 //! has a Redis stream, `events:<channel>`, read through one consumer group:
 //!
-//! - `send` appends the event to the stream first, then publishes it on the channel; the
-//!   published message is only a doorbell.
+//! - `send` appends the event to the stream and, in the same atomic step, publishes it on the
+//!   channel unless that channel's doorbell already rings for a drain not yet started; the
+//!   published message is only a doorbell (so the channel carries some of the events, the
+//!   stream all of them).
 //! - On any doorbell, a worker `drain`s the stream: first it takes back messages delivered
 //!   earlier and not acknowledged within their backoff (a failed attempt, a worker that died),
 //!   then it reads new ones. The group gives each message to one worker, however many
@@ -17,11 +19,10 @@
 //! Without a doorbell nothing is redelivered, so the sweep route rings every channel that
 //! still has work.
 
-use anyhow::{anyhow, Context};
+use crate::redis::Redis;
+use anyhow::Context;
 use domain::delivery::{self, Entry, Reply, RetryPolicy};
 use domain::{clock, DeadLetter, QueueDepth};
-use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
-use std::rc::Rc;
 
 const GROUP: &str = "workers";
 /// Redis tracks pending messages per consumer; workers are interchangeable, so they share one.
@@ -55,6 +56,23 @@ return redis.call('XDEL', KEYS[1], ARGV[2])";
 const REPLAY: &str = "if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end \
 redis.call('XADD', KEYS[2], '*', 'event', ARGV[2]) \
 return 1";
+
+/// Appends entry `event` = ARGV[1] to stream KEYS[1]; then, unless the doorbell of channel
+/// ARGV[2] is already ringing (KEYS[2] is set: rung, and no drain has started since; for at
+/// most ARGV[3] ms, in case nobody heard it), rings it with the event.
+const SEND: &str = "redis.call('XADD', KEYS[1], '*', 'event', ARGV[1]) \
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then redis.call('PUBLISH', ARGV[2], ARGV[1]) end \
+return 1";
+
+/// How long a doorbell counts as ringing if no drain starts (a bell nobody heard).
+const BELL_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Set while `channel`'s doorbell rings and no drain has started since: further events on
+/// the channel need no bell of their own, since that drain reads them (under load this spares
+/// the workers, which Spin runs one message at a time, most of their doorbells).
+fn bell(channel: &str) -> String {
+    format!("events:bell:{channel}")
+}
 
 /// The stream that keeps `channel`'s events until they are acknowledged.
 pub fn stream(channel: &str) -> String {
@@ -116,22 +134,27 @@ impl Drained {
 
 /// The event queues, on the instance's connection to the events Redis (`redis_url`).
 pub struct Queue {
-    conn: Rc<Connection>,
+    redis: Redis,
 }
 
 impl Queue {
     pub fn open() -> anyhow::Result<Self> {
         Ok(Queue {
-            conn: crate::bus::connection()?,
+            redis: Redis::shared()?,
         })
     }
 
     /// Keeps `payload` on `channel`'s stream, then rings the channel's doorbell with it.
     /// Once this returns Ok the event will be delivered, even if the doorbell was not heard.
     pub fn send(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
-        self.exec("XADD", &[&stream(channel), "*", "event", payload])
+        let ttl = BELL_TTL.as_millis().to_string();
+        self.redis
+            .eval(
+                SEND,
+                &[&stream(channel), &bell(channel)],
+                &[payload, channel, &ttl],
+            )
             .with_context(|| format!("cannot queue an event on {channel}"))?;
-        self.ring_best_effort(channel, payload);
         Ok(())
     }
 
@@ -150,9 +173,7 @@ impl Queue {
     }
 
     fn publish(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
-        self.conn
-            .publish(channel, payload.as_bytes())
-            .map_err(|e| anyhow!("publish on {channel} failed: {e:?}"))
+        self.redis.publish(channel, payload.as_bytes())
     }
 
     /// Hands due redeliveries, then new messages, of `channel` to `handler` one at a time.
@@ -164,6 +185,8 @@ impl Queue {
     ) -> anyhow::Result<Drained> {
         let key = stream(channel);
         let mut done = Drained::default();
+        // From here on, whatever is sent is read by this drain or rings a new bell.
+        self.exec("DEL", &[&bell(channel)])?;
         for due in self.due(&key, policy)? {
             if done.total() >= MAX_PER_DRAIN {
                 return Ok(done);
@@ -396,31 +419,11 @@ impl Queue {
     }
 
     fn int(&self, command: &str, args: &[&str]) -> anyhow::Result<u64> {
-        match self.exec(command, args)?.first() {
-            Some(Reply::Int(n)) => Ok((*n).max(0) as u64),
-            other => Err(anyhow!("{command}: expected a number, got {other:?}")),
-        }
+        Ok(self.redis.int(command, args)?.max(0) as u64)
     }
 
     fn exec(&self, command: &str, args: &[&str]) -> anyhow::Result<Vec<Reply>> {
-        let params: Vec<RedisParameter> = args
-            .iter()
-            .map(|a| RedisParameter::Binary(a.as_bytes().to_vec()))
-            .collect();
-        let results = self
-            .conn
-            .execute(command, &params)
-            .map_err(|e| anyhow!("Redis {command} failed: {e:?}"))?;
-        Ok(results.into_iter().map(reply).collect())
-    }
-}
-
-fn reply(r: RedisResult) -> Reply {
-    match r {
-        RedisResult::Nil => Reply::Nil,
-        RedisResult::Int64(i) => Reply::Int(i),
-        RedisResult::Status(s) => Reply::Text(s),
-        RedisResult::Binary(b) => Reply::Text(String::from_utf8_lossy(&b).into_owned()),
+        self.redis.exec(command, args)
     }
 }
 

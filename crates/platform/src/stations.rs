@@ -1,5 +1,8 @@
-//! Station queues (barista, kitchen) in the key-value store, shared by the station worker
-//! (which accepts placed items) and the station API (where staff complete them).
+//! Station queues (barista, kitchen), shared by the station worker (which accepts placed
+//! items) and the station API (where staff complete them). Each line's ticket is a document;
+//! a set per station names the tickets still open, so reading a queue costs what the queue
+//! holds, not what the shop has ever made. The set is kept after each ticket write and is
+//! repaired where a crash left it behind (a redelivered event re-adds, a read drops closed).
 
 use crate::store::{Change, Store};
 use domain::{clock, events, LineStatus, PlacedEvent, Station, Ticket};
@@ -21,12 +24,12 @@ pub fn name(station: Station) -> &'static str {
     }
 }
 
-fn prefix(station: Station) -> String {
-    format!("queue:{}:", name(station))
+fn key(station: Station, line_id: &str) -> String {
+    format!("queue:{}:{line_id}", name(station))
 }
 
-fn key(station: Station, line_id: &str) -> String {
-    format!("{}{line_id}", prefix(station))
+fn open_set(station: Station) -> String {
+    format!("queue:{}:open", name(station))
 }
 
 /// Puts a placed event's lines on the queue (once per line, however often the event
@@ -45,17 +48,21 @@ pub fn accept(store: &Store, station: Station, event: &PlacedEvent) -> anyhow::R
             time_in: now.clone(),
             time_up: None,
         };
-        let stored = store
-            .update(
-                &key(station, &item.line_id),
-                |current: Option<Ticket>| match current {
-                    None => Change::Write(fresh.clone()),
-                    Some(_) => Change::<Ticket, ()>::Keep,
-                },
-            )?
-            .ok()
-            .flatten();
-        tickets.extend(stored);
+        let (stored, ()) = store.update(
+            &key(station, &item.line_id),
+            |current: Option<Ticket>| match current {
+                None => Change::Write(fresh.clone(), ()),
+                Some(_) => Change::Keep(()),
+            },
+        )?;
+        if let Some(ticket) = stored {
+            if ticket.status == LineStatus::InProgress {
+                store
+                    .redis()
+                    .exec("SADD", &[&open_set(station), &ticket.line_id])?;
+            }
+            tickets.push(ticket);
+        }
     }
     Ok(tickets)
 }
@@ -74,28 +81,49 @@ pub fn complete(
     line_id: &str,
 ) -> anyhow::Result<Result<Ticket, NotCompleted>> {
     let now = clock::now_rfc3339();
-    let outcome = store.update(
+    let (_, outcome) = store.update(
         &key(station, line_id),
         |current: Option<Ticket>| match current {
-            None => Change::Fail(NotCompleted::UnknownLine),
+            None => Change::Keep(Err(NotCompleted::UnknownLine)),
             Some(t) if t.status != LineStatus::InProgress => {
-                Change::Fail(NotCompleted::AlreadyCompleted(t))
+                Change::Keep(Err(NotCompleted::AlreadyCompleted(t)))
             }
             Some(mut t) => {
                 t.status = LineStatus::Fulfilled;
                 t.time_up = Some(now.clone());
-                Change::Write(t)
+                Change::Write(t.clone(), Ok(t))
             }
         },
     )?;
-    Ok(outcome.map(|t| t.expect("a written ticket exists")))
+    // Whatever the outcome, the line is not open now.
+    store.redis().exec("SREM", &[&open_set(station), line_id])?;
+    Ok(outcome)
 }
 
 /// Tickets still being prepared, oldest first.
 pub fn pending(store: &Store, station: Station) -> anyhow::Result<Vec<Ticket>> {
-    let keys = store.keys(&prefix(station))?;
-    let mut tickets: Vec<Ticket> = store.get_many(&keys)?;
-    tickets.retain(|t| t.status == LineStatus::InProgress);
+    let set = open_set(station);
+    let line_ids: Vec<String> = store
+        .redis()
+        .exec("SMEMBERS", &[&set])?
+        .into_iter()
+        .filter_map(|r| match r {
+            domain::delivery::Reply::Text(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    let keys: Vec<String> = line_ids.iter().map(|id| key(station, id)).collect();
+    let found: Vec<Option<Ticket>> = store.get_many_opt(&keys)?;
+    let mut tickets = Vec::new();
+    for (line_id, ticket) in line_ids.iter().zip(found) {
+        match ticket {
+            Some(t) if t.status == LineStatus::InProgress => tickets.push(t),
+            // Closed (or gone) after a crash before it left the set.
+            _ => {
+                store.redis().exec("SREM", &[&set, line_id])?;
+            }
+        }
+    }
     tickets.sort_by(|a, b| {
         a.time_in
             .cmp(&b.time_in)
@@ -125,18 +153,19 @@ pub fn report(station: Station, tickets: &[Ticket]) -> anyhow::Result<()> {
 pub fn cancel_order(store: &Store, order: &domain::Order) -> anyhow::Result<()> {
     for line in &order.line_items {
         let station = line.item_type.station();
+        store.update(
+            &key(station, &line.id),
+            |current: Option<Ticket>| match current {
+                Some(mut t) if t.status == LineStatus::InProgress => {
+                    t.status = LineStatus::Cancelled;
+                    Change::Write(t, ())
+                }
+                _ => Change::Keep(()),
+            },
+        )?;
         store
-            .update(
-                &key(station, &line.id),
-                |current: Option<Ticket>| match current {
-                    Some(mut t) if t.status == LineStatus::InProgress => {
-                        t.status = LineStatus::Cancelled;
-                        Change::Write(t)
-                    }
-                    _ => Change::<Ticket, ()>::Keep,
-                },
-            )?
-            .ok();
+            .redis()
+            .exec("SREM", &[&open_set(station), &line.id])?;
     }
     Ok(())
 }

@@ -1,65 +1,107 @@
-//! JSON documents in the app's key-value store (`default`), through `wasi:keyvalue`, whose
-//! compare-and-swap makes read-modify-write safe when several handlers touch one document.
+//! JSON documents in the shop's Redis, one key each. `update` is a compare-and-swap done by
+//! a Lua script (Redis runs it atomically), so read-modify-write is safe when several
+//! handlers, processes or replicas touch one document.
 
+use crate::redis::Redis;
+use domain::delivery::Reply;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
+use std::time::Duration;
 
-/// How often a compare-and-swap is retried before giving up (each retry re-reads).
-const CAS_ATTEMPTS: usize = 200;
+/// How often a compare-and-swap is retried before giving up (each retry re-reads). Only a
+/// document written by many handlers at once (an order's two stations) ever retries.
+const CAS_ATTEMPTS: usize = 100;
+
+/// Writes ARGV[3] to KEYS[1] if it still holds ARGV[2] (or, with ARGV[1] = "absent", does
+/// not exist); ARGV[4], unless empty, is an expiry in seconds. Returns 0 if it changed;
+/// otherwise runs what follows (an `Also`'s Lua) and returns 1.
+const SWAP: &str = "local cur = redis.call('GET', KEYS[1]) \
+if ARGV[1] == 'absent' then if cur then return 0 end \
+elseif cur ~= ARGV[2] then return 0 end \
+if ARGV[4] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4]) \
+else redis.call('SET', KEYS[1], ARGV[3]) end ";
+
+/// More to do in the same atomic step as a compare-and-swap's write (an outbox kept with the
+/// state): Lua that runs right after the write, with its own keys (from `KEYS[2]`) and
+/// arguments (from `ARGV[5]`).
+pub struct Also {
+    pub lua: &'static str,
+    pub keys: Vec<String>,
+    pub args: Vec<String>,
+}
 
 pub struct Store {
-    bucket: store::Bucket,
+    redis: Redis,
 }
 
 /// What `update` should do with the document it read.
-pub enum Change<T, E> {
-    /// Write this new value.
-    Write(T),
-    /// Leave the stored value as it is.
-    Keep,
-    /// Stop with this error; nothing is written.
-    Fail(E),
-}
-
-fn kv_error(e: store::Error) -> anyhow::Error {
-    anyhow::anyhow!("key-value store: {e:?}")
+pub enum Change<T, R> {
+    /// Write this new value, then answer `R`.
+    Write(T, R),
+    /// Leave the stored value as it is and answer `R`.
+    Keep(R),
 }
 
 impl Store {
     pub fn open() -> anyhow::Result<Self> {
         Ok(Self {
-            bucket: store::open("default").map_err(kv_error)?,
+            redis: Redis::shared()?,
         })
     }
 
+    /// The connection under the store, for structures beyond documents (indexes, counters).
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
-        match self.bucket.get(key).map_err(kv_error)? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            None => Ok(None),
-        }
+        Ok(self
+            .get_raw(key)?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?)
+    }
+
+    fn get_raw(&self, key: &str) -> anyhow::Result<Option<String>> {
+        Ok(match self.redis.exec("GET", &[key])?.into_iter().next() {
+            Some(Reply::Text(text)) => Some(text),
+            _ => None,
+        })
     }
 
     pub fn put<T: Serialize>(&self, key: &str, value: &T) -> anyhow::Result<()> {
-        self.bucket
-            .set(key, &serde_json::to_vec(value)?)
-            .map_err(kv_error)
+        self.redis
+            .exec("SET", &[key.as_bytes(), &serde_json::to_vec(value)?])?;
+        Ok(())
     }
 
     pub fn delete(&self, key: &str) -> anyhow::Result<()> {
-        self.bucket.delete(key).map_err(kv_error)
+        self.redis.exec("DEL", &[key])?;
+        Ok(())
     }
 
-    /// Every key that starts with `prefix`.
+    /// Every key that starts with `prefix` (a SCAN: for small sets such as a station's open
+    /// tickets, not for anything that grows with history).
     pub fn keys(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let pattern = format!("{}*", glob_escape(prefix));
         let mut keys = Vec::new();
-        let mut cursor = None;
+        let mut cursor = "0".to_owned();
         loop {
-            let page = self.bucket.list_keys(cursor.as_deref()).map_err(kv_error)?;
-            keys.extend(page.keys.into_iter().filter(|k| k.starts_with(prefix)));
-            match page.cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(keys),
+            let reply = self
+                .redis
+                .exec("SCAN", &[&cursor, "MATCH", &pattern, "COUNT", "1000"])?;
+            let mut items = reply.into_iter();
+            cursor = match items.next() {
+                Some(Reply::Text(next)) => next,
+                other => anyhow::bail!("SCAN: unexpected reply {other:?}"),
+            };
+            keys.extend(items.filter_map(|r| match r {
+                Reply::Text(k) => Some(k),
+                _ => None,
+            }));
+            if cursor == "0" {
+                keys.sort();
+                keys.dedup();
+                return Ok(keys);
             }
         }
     }
@@ -74,47 +116,108 @@ impl Store {
         &self,
         keys: &[String],
     ) -> anyhow::Result<Vec<Option<T>>> {
-        let found = batch::get_many(&self.bucket, keys).map_err(kv_error)?;
-        Ok(found
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .redis
+            .exec("MGET", keys)?
             .into_iter()
-            .map(|(_, v)| v.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+            .map(|r| match r {
+                Reply::Text(text) => serde_json::from_str(&text).ok(),
+                _ => None,
+            })
             .collect())
     }
 
-    /// Adds `delta` to a counter atomically and returns the new value.
-    pub fn increment(&self, key: &str, delta: i64) -> anyhow::Result<u64> {
-        let value = atomics::increment(&self.bucket, key, delta).map_err(kv_error)?;
-        u64::try_from(value).map_err(|_| anyhow::anyhow!("counter `{key}` went negative"))
-    }
-
     /// Read-modify-write with compare-and-swap: `change` sees the current value (None if
-    /// absent) and may be called again if another writer got there first. Returns the value
-    /// as stored afterwards (None if absent and kept so).
-    pub fn update<T, E>(
+    /// absent) and may be called again if another writer got there first; what it answers
+    /// (with the value as stored afterwards) is returned once a write or keep sticks.
+    pub fn update<T, R>(
         &self,
         key: &str,
-        mut change: impl FnMut(Option<T>) -> Change<T, E>,
-    ) -> anyhow::Result<Result<Option<T>, E>>
+        change: impl FnMut(Option<T>) -> Change<T, R>,
+    ) -> anyhow::Result<(Option<T>, R)>
     where
         T: Serialize + DeserializeOwned + Clone,
     {
-        let mut cas = atomics::Cas::new(&self.bucket, key).map_err(kv_error)?;
+        self.update_expiring(key, None, change)
+    }
+
+    /// `update`, with the key expiring `ttl` after each write.
+    pub fn update_expiring<T, R>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        change: impl FnMut(Option<T>) -> Change<T, R>,
+    ) -> anyhow::Result<(Option<T>, R)>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+    {
+        self.swap_loop(key, ttl, change, |_, _| Ok(None))
+    }
+
+    /// `update`, and with each write what `also` says (given the value read and the value
+    /// written), in the same atomic step.
+    pub fn update_also<T, R>(
+        &self,
+        key: &str,
+        change: impl FnMut(Option<T>) -> Change<T, R>,
+        also: impl Fn(Option<&T>, &T) -> anyhow::Result<Also>,
+    ) -> anyhow::Result<(Option<T>, R)>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+    {
+        self.swap_loop(key, None, change, |old, new| also(old, new).map(Some))
+    }
+
+    fn swap_loop<T, R>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        mut change: impl FnMut(Option<T>) -> Change<T, R>,
+        also: impl Fn(Option<&T>, &T) -> anyhow::Result<Option<Also>>,
+    ) -> anyhow::Result<(Option<T>, R)>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+    {
+        let ttl = ttl.map_or(String::new(), |t| t.as_secs().max(1).to_string());
         for _ in 0..CAS_ATTEMPTS {
-            let current: Option<T> = match cas.current().map_err(kv_error)? {
-                Some(bytes) => Some(serde_json::from_slice(&bytes)?),
-                None => None,
+            let raw = self.get_raw(key)?;
+            let current: Option<T> = raw.as_deref().map(serde_json::from_str).transpose()?;
+            let (next, answer) = match change(current.clone()) {
+                Change::Write(next, answer) => (next, answer),
+                Change::Keep(answer) => return Ok((current, answer)),
             };
-            let next = match change(current.clone()) {
-                Change::Write(next) => next,
-                Change::Keep => return Ok(Ok(current)),
-                Change::Fail(e) => return Ok(Err(e)),
+            let bytes = serde_json::to_vec(&next)?;
+            let expected: (&[u8], &[u8]) = match &raw {
+                Some(text) => (b"present", text.as_bytes()),
+                None => (b"absent", b""),
             };
-            match atomics::swap(cas, &serde_json::to_vec(&next)?) {
-                Ok(()) => return Ok(Ok(Some(next))),
-                Err(atomics::CasError::CasFailed(again)) => cas = again,
-                Err(atomics::CasError::StoreError(e)) => return Err(kv_error(e)),
+            let more = also(current.as_ref(), &next)?;
+            let script = format!("{SWAP}{} return 1", more.as_ref().map_or("", |m| m.lua));
+            let mut keys = vec![key];
+            let mut args: Vec<&[u8]> = vec![expected.0, expected.1, &bytes, ttl.as_bytes()];
+            if let Some(more) = &more {
+                keys.extend(more.keys.iter().map(String::as_str));
+                args.extend(more.args.iter().map(String::as_bytes));
+            }
+            if self.redis.eval(&script, &keys, &args)?.first() == Some(&Reply::Int(1)) {
+                return Ok((Some(next), answer));
             }
         }
         anyhow::bail!("`{key}` kept changing under {CAS_ATTEMPTS} attempts to update it")
     }
+}
+
+/// `prefix` with SCAN's glob characters escaped.
+fn glob_escape(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

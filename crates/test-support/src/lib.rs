@@ -1,6 +1,6 @@
-//! Real processes for tests, never mocks: a `redis-server` on a free loopback port, the
-//! spin-lite host serving a manifest, and the wasm builds they need. Every process is
-//! killed when its guard drops.
+//! Real processes for tests, never mocks: a `redis-server` on a free loopback port, a Spin
+//! runtime serving a manifest (the project's host, spin-lite, or a real `spin`), and the wasm
+//! builds they need. Every process is killed when its guard drops.
 
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -208,30 +208,143 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// What serves an app: the project's host or a real Spin CLI.
+#[derive(Debug, Clone)]
+pub enum Runtime {
+    /// `spin-lite up`, at this path.
+    SpinLite(PathBuf),
+    /// A real `spin` binary, with its version (e.g. "3.6.3").
+    Spin { bin: PathBuf, version: String },
+}
+
+impl Runtime {
+    /// The runtime the environment asks for: `SPIN_BIN=<path to spin>` for a real Spin,
+    /// otherwise the project's host (built by `spin_lite`, called only then).
+    pub fn from_env(spin_lite: impl FnOnce() -> PathBuf) -> Result<Runtime> {
+        match std::env::var_os("SPIN_BIN").filter(|b| !b.is_empty()) {
+            Some(bin) => Self::spin(PathBuf::from(bin)),
+            None => Ok(Runtime::SpinLite(spin_lite())),
+        }
+    }
+
+    /// A real Spin at `bin`; its `--version` must answer.
+    pub fn spin(bin: PathBuf) -> Result<Runtime> {
+        let out = Command::new(&bin)
+            .arg("--version")
+            .output()
+            .with_context(|| format!("SPIN_BIN={}: cannot run it", bin.display()))?;
+        // "spin 3.6.3 (abcdef 2025-...)"
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version = text
+            .split_whitespace()
+            .nth(1)
+            .with_context(|| format!("{} --version said {text:?}", bin.display()))?
+            .to_owned();
+        Ok(Runtime::Spin { bin, version })
+    }
+
+    /// "spin-lite" or "spin 3.6.3", for reports.
+    pub fn name(&self) -> String {
+        match self {
+            Runtime::SpinLite(_) => "spin-lite".into(),
+            Runtime::Spin { version, .. } => format!("spin {version}"),
+        }
+    }
+
+    pub fn is_spin_lite(&self) -> bool {
+        matches!(self, Runtime::SpinLite(_))
+    }
+}
+
+/// What a host process must show before it counts as started.
+pub enum Ready {
+    /// It serves HTTP (its `Serving http://<addr>` line).
+    Http,
+    /// It only runs Redis triggers: every channel here has one more subscriber at this Redis
+    /// than before it started.
+    Subscribed {
+        redis: SocketAddr,
+        channels: Vec<String>,
+    },
+}
+
 /// A running host process, killed on drop; its output is kept for assertions.
 pub struct Host {
     child: Child,
     pub addr: SocketAddr,
     output: Arc<Mutex<String>>,
+    /// Real Spin's state directory (logs), removed with the host.
+    _state: tempfile::TempDir,
 }
 
 impl Host {
     /// Starts `spin-lite up` with `args` after `-f <manifest> --listen 127.0.0.1:0`, and
-    /// waits until it serves (or fails to start). The kernel picks the port and the host's
-    /// `Serving http://<addr>` line names it: a port chosen here and handed over could be
-    /// taken by another test's process in between, and then its answers would be mistaken
-    /// for this host's.
+    /// waits until it serves (or fails to start).
     pub fn start(
         bin: &Path,
         manifest: &Path,
         args: &[String],
         env: &[(String, String)],
     ) -> Result<Self> {
-        let mut child = Command::new(bin)
-            .arg("up")
-            .arg("-f")
-            .arg(manifest)
-            .args(["--listen", "127.0.0.1:0"])
+        Self::start_on(
+            &Runtime::SpinLite(bin.to_owned()),
+            manifest,
+            args,
+            env,
+            Ready::Http,
+        )
+    }
+
+    /// Starts `runtime` serving `manifest` with `args`, and waits until it is `ready`.
+    ///
+    /// spin-lite is given `--listen 127.0.0.1:0`: the kernel picks the port and the host's
+    /// `Serving http://<addr>` line names it (a port chosen here could be taken by another
+    /// test's process in between). Real Spin prints the address it was given, so it gets a
+    /// free port; if another process takes it first, Spin fails to bind and exits, and the
+    /// start is tried again on another port. Real Spin also gets a private `--state-dir`.
+    pub fn start_on(
+        runtime: &Runtime,
+        manifest: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        ready: Ready,
+    ) -> Result<Self> {
+        let mut last_error = None;
+        for _ in 0..5 {
+            match Self::try_start(runtime, manifest, args, env, &ready) {
+                Ok(host) => return Ok(host),
+                Err(e) if runtime.is_spin_lite() => return Err(e),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap())
+    }
+
+    fn try_start(
+        runtime: &Runtime,
+        manifest: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        ready: &Ready,
+    ) -> Result<Self> {
+        let state = tempfile::tempdir()?;
+        let (bin, listen) = match runtime {
+            Runtime::SpinLite(bin) => (bin, "127.0.0.1:0".to_owned()),
+            Runtime::Spin { bin, .. } => (bin, format!("127.0.0.1:{}", free_port())),
+        };
+        let mut cmd = Command::new(bin);
+        cmd.arg("up").arg("-f").arg(manifest);
+        if matches!(ready, Ready::Http) {
+            cmd.args(["--listen", &listen]);
+        }
+        if !runtime.is_spin_lite() {
+            cmd.arg("--state-dir").arg(state.path());
+        }
+        let subscribers_before = match ready {
+            Ready::Subscribed { redis, channels } => Some(subscribers(*redis, channels)?),
+            Ready::Http => None,
+        };
+        let mut child = cmd
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
@@ -257,22 +370,52 @@ impl Host {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             output,
+            _state: state,
         };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
-            if let Some(addr) = serving_addr(&host.output()) {
-                host.addr = addr;
+            let started = match (ready, &subscribers_before) {
+                (Ready::Subscribed { redis, channels }, Some(before)) => {
+                    let now = subscribers(*redis, channels)?;
+                    now.iter().zip(before).all(|(n, b)| n > b)
+                }
+                _ => match serving_addr(&host.output()) {
+                    Some(addr) => {
+                        host.addr = addr;
+                        true
+                    }
+                    None => false,
+                },
+            };
+            if started {
+                // Real Spin prints its address before it is sure to hold it: make sure it
+                // is still there a moment later.
+                if !runtime.is_spin_lite() {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if let Some(status) = host.child.try_wait()? {
+                        bail!(
+                            "{} exited with {status}:\n{}",
+                            runtime.name(),
+                            host.output()
+                        );
+                    }
+                }
                 return Ok(host);
             }
             if let Some(status) = host.child.try_wait()? {
                 bail!(
-                    "host exited with {status} before serving:\n{}",
+                    "{} exited with {status} before serving:\n{}",
+                    runtime.name(),
                     host.output()
                 );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        bail!("host did not serve within 60 s:\n{}", host.output())
+        bail!(
+            "{} did not start within 60 s:\n{}",
+            runtime.name(),
+            host.output()
+        )
     }
 
     /// Everything the host printed so far.
@@ -297,12 +440,40 @@ impl Host {
     pub fn kill(&mut self) {
         stop(&mut self.child);
     }
+
+    /// Waits up to `timeout` for the process to end by itself; its exit status if it did.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Result<Option<std::process::ExitStatus>> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(None)
+    }
+}
+
+/// How many subscribers each channel has at the Redis at `addr` (PUBSUB NUMSUB).
+fn subscribers(addr: SocketAddr, channels: &[String]) -> Result<Vec<u64>> {
+    let mut args = vec!["PUBSUB", "NUMSUB"];
+    args.extend(channels.iter().map(String::as_str));
+    // "[<channel>,:<n>,<channel>,:<n>...]"
+    let reply = command_at(addr, &args)?;
+    Ok(reply
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .skip(1)
+        .step_by(2)
+        .map(|n| n.trim_start_matches(':').parse().unwrap_or(0))
+        .collect())
 }
 
 /// The address in the host's `Serving http://<addr> ...` line, once it has printed it.
 fn serving_addr(output: &str) -> Option<SocketAddr> {
     output.lines().find_map(|line| {
-        line.strip_prefix("Serving http://")?
+        line.trim()
+            .strip_prefix("Serving http://")?
             .split_whitespace()
             .next()?
             .parse()
