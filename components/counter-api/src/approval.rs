@@ -36,7 +36,7 @@ fn parse(body: &[u8]) -> Result<Decision, Problem> {
     })
 }
 
-pub async fn decide(req: &Request, id: &str) -> anyhow::Result<Response> {
+pub fn decide(req: &Request, id: &str) -> anyhow::Result<Response> {
     let decision = match web::json_body(req, MAX_BODY).and_then(parse) {
         Ok(d) => d,
         Err(p) => return Ok(web::problem(&p)),
@@ -53,5 +53,4 @@ pub async fn decide(req: &Request, id: &str) -> anyhow::Result<Response> {
             )
         }
     })
-    .await
 }

@@ -14,8 +14,9 @@ use domain::problem::FieldError;
 use domain::problem::Problem;
 use domain::{clock, state, workflow, OrderStatus};
 use platform::queue::Queue;
+use platform::stock::Stock;
 use platform::store::Store;
-use platform::{faults, orders, saga, services, stations, web};
+use platform::{faults, orders, saga, stations, web};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
@@ -36,15 +37,13 @@ async fn route(req: Request) -> anyhow::Result<Response> {
         (["v1", "api", "counter", "health"], _) => web::health(&method, "counter-api"),
         (["v1", "api", "orders"], Method::Post) => place(&req).await?,
         (["v1", "api", "orders"], _) => web::method_not_allowed(&method, "POST"),
-        (["v1", "api", "orders", "sweep"], Method::Post) => sweep().await?,
+        (["v1", "api", "orders", "sweep"], Method::Post) => sweep()?,
         (["v1", "api", "orders", "sweep"], _) => web::method_not_allowed(&method, "POST"),
-        (["v1", "api", "orders", id], Method::Get) => show(id).await?,
+        (["v1", "api", "orders", id], Method::Get) => show(id)?,
         (["v1", "api", "orders", _], _) => web::method_not_allowed(&method, "GET"),
-        (["v1", "api", "orders", id, "pickup"], Method::Post) => pickup(id).await?,
-        (["v1", "api", "orders", id, "cancel"], Method::Post) => cancel(id).await?,
-        (["v1", "api", "orders", id, "approve"], Method::Post) => {
-            approval::decide(&req, id).await?
-        }
+        (["v1", "api", "orders", id, "pickup"], Method::Post) => pickup(id)?,
+        (["v1", "api", "orders", id, "cancel"], Method::Post) => cancel(id)?,
+        (["v1", "api", "orders", id, "approve"], Method::Post) => approval::decide(&req, id)?,
         (["v1", "api", "orders", _, "pickup" | "cancel" | "approve"], _) => {
             web::method_not_allowed(&method, "POST")
         }
@@ -120,7 +119,7 @@ async fn place_claimed(
     // The order is accepted once stored. The rest of the saga (approval, charge, dispatch)
     // runs now; if it stops part-way (Redis down, a crash) the order keeps its progress and
     // the next touch or the sweep route resumes it, so the answer is still 202.
-    match saga::drive(store, &order.id, &saga::policy()?).await {
+    match saga::drive(store, &order.id, &saga::policy()?) {
         Ok(driven) => Ok(Ok(driven.unwrap_or(order))),
         Err(e) => {
             eprintln!(
@@ -148,8 +147,8 @@ async fn prepare(
     };
     order.id = order_id.to_owned();
     // Stock first: an order that cannot be served is refused before anything is stored.
-    if let Err(p) = services::reserve(&order).await? {
-        return Ok(Err(p));
+    if let Err(short) = Stock::open()?.reserve(&domain::order::stock_request(&order))? {
+        return Ok(Err(short.to_problem()));
     }
     if faults::after_reserve() {
         anyhow::bail!(
@@ -184,15 +183,13 @@ fn not_found(id: &str) -> Response {
 
 /// GET /v1/api/orders/{id}. Touching an order also advances its saga, so an order whose
 /// approval deadline passed is EXPIRED (and its stock released) as soon as anyone looks.
-async fn show(id: &str) -> anyhow::Result<Response> {
+fn show(id: &str) -> anyhow::Result<Response> {
     let store = Store::open()?;
     let Some(order) = orders::load(&store, id)? else {
         return Ok(not_found(id));
     };
     let order = if order.order_status == OrderStatus::AwaitingApproval {
-        saga::drive(&store, id, &saga::policy()?)
-            .await?
-            .unwrap_or(order)
+        saga::drive(&store, id, &saga::policy()?)?.unwrap_or(order)
     } else {
         order
     };
@@ -201,20 +198,20 @@ async fn show(id: &str) -> anyhow::Result<Response> {
 
 /// Applies a customer's or manager's step, then lets the saga follow up (compensation,
 /// consumption); answers with the order as stored.
-pub(crate) async fn step_then_drive(
+pub(crate) fn step_then_drive(
     id: &str,
     step: impl FnMut(&mut domain::Order) -> Result<state::Applied, state::StateError>,
 ) -> anyhow::Result<Response> {
     let store = Store::open()?;
     let policy = saga::policy()?;
     // An expired approval must expire before anything else happens to the order.
-    saga::drive(&store, id, &policy).await?;
+    saga::drive(&store, id, &policy)?;
     Ok(match orders::apply(&store, id, step)? {
         Ok(Some((order, _))) => {
             if order.order_status == OrderStatus::Cancelled {
                 stations::cancel_order(&store, &order)?;
             }
-            let order = saga::drive(&store, id, &policy).await?.unwrap_or(order);
+            let order = saga::drive(&store, id, &policy)?.unwrap_or(order);
             web::json_text(200, OrderView(&order).to_json())
         }
         Ok(None) => not_found(id),
@@ -223,22 +220,22 @@ pub(crate) async fn step_then_drive(
 }
 
 /// POST /v1/api/orders/{id}/pickup: READY -> FULFILLED, and the stock is consumed.
-async fn pickup(id: &str) -> anyhow::Result<Response> {
+fn pickup(id: &str) -> anyhow::Result<Response> {
     let now = clock::now_rfc3339();
-    step_then_drive(id, |order| state::pickup(order, &now)).await
+    step_then_drive(id, |order| state::pickup(order, &now))
 }
 
 /// POST /v1/api/orders/{id}/cancel: until a station has finished a line; refund and release follow.
-async fn cancel(id: &str) -> anyhow::Result<Response> {
+fn cancel(id: &str) -> anyhow::Result<Response> {
     let now = clock::now_rfc3339();
-    step_then_drive(id, |order| workflow::cancel(order, &now)).await
+    step_then_drive(id, |order| workflow::cancel(order, &now))
 }
 
 /// POST /v1/api/orders/sweep: resumes every order whose saga has a step due (expired
 /// approvals, a charge not yet dispatched, compensation not yet done), gives back stock
 /// reserved for orders never stored, then rings the doorbell of every event queue with
 /// unfinished work (redelivery). For an operator or a Kubernetes CronJob.
-async fn sweep() -> anyhow::Result<Response> {
+fn sweep() -> anyhow::Result<Response> {
     let store = Store::open()?;
     let policy = saga::policy()?;
     let now = clock::now_rfc3339();
@@ -249,7 +246,7 @@ async fn sweep() -> anyhow::Result<Response> {
         .iter()
         .filter(|o| workflow::next_step(o, &policy, &now) != workflow::Step::Idle)
     {
-        match saga::drive(&store, &order.id, &policy).await {
+        match saga::drive(&store, &order.id, &policy) {
             Ok(_) => advanced.push(order.id.clone()),
             Err(e) => {
                 eprintln!("counter-api: sweep could not advance {}: {e:#}", order.id);
@@ -260,7 +257,7 @@ async fn sweep() -> anyhow::Result<Response> {
             }
         }
     }
-    let released = orphans::release_orphans(&store).await?;
+    let released = orphans::release_orphans(&store)?;
     let rang = ring_unfinished_queues()?;
     Ok(web::json(
         200,

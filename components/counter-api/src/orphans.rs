@@ -7,23 +7,28 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use domain::clock;
+use platform::stock::Stock;
 use platform::store::Store;
-use platform::{orders, services, settings};
+use platform::{orders, settings};
+
+/// The most reservations one sweep looks at; the next sweep takes the rest.
+const PER_SWEEP: usize = 1000;
 
 /// Gives back the stock of every orphaned reservation; answers the released order ids. A
 /// release that fails is logged and left for the next sweep.
-pub async fn release_orphans(store: &Store) -> anyhow::Result<Vec<String>> {
+pub fn release_orphans(store: &Store) -> anyhow::Result<Vec<String>> {
     let cutoff = cutoff(
         SystemTime::now(),
         &settings::get_or("reservation_timeout", "5m"),
     )?;
+    let stock = Stock::open()?;
     let mut released = Vec::new();
-    for id in services::reservations_held_before(cutoff).await? {
+    for id in stock.held_before(cutoff, PER_SWEEP)? {
         if orders::load(store, &id)?.is_some() {
             continue;
         }
-        match services::release(&id).await {
-            Ok(()) => released.push(id),
+        match stock.release(&id) {
+            Ok(_) => released.push(id),
             Err(e) => eprintln!("counter-api: could not release orphaned stock of {id}: {e:#}"),
         }
     }

@@ -5,7 +5,8 @@
 //! calls no other component, so it deploys alone; an order a station rejected gets its
 //! compensation from counter-api's saga (the next touch or the sweep route).
 
-use domain::{clock, events, state, Station};
+use domain::state::{self, Applied};
+use domain::{clock, events, Station, UpdatedEvent};
 use platform::orders;
 use platform::queue::{self, Delivery, Failure, Queue};
 use platform::store::Store;
@@ -27,28 +28,74 @@ fn on_doorbell(message: bytes::Bytes) -> anyhow::Result<()> {
     };
     // Failed attempts and dead letters are logged by the queue itself.
     for channel in channels {
-        queue.drain(channel, &policy, |d| apply(&store, d))?;
+        queue.drain(channel, &policy, |batch| apply_batch(&store, batch))?;
     }
     Ok(())
 }
 
-fn apply(store: &Store, delivery: &Delivery) -> Result<(), Failure> {
-    let event = events::decode_updated(delivery.payload.as_bytes())
-        .map_err(|e| Failure::Reject(format!("not an updated event: {e}")))?;
+/// Applies a batch of updates: those of one order in one write, in stream order.
+fn apply_batch(store: &Store, batch: &[Delivery]) -> Vec<Result<(), Failure>> {
+    let mut outcomes: Vec<Option<Result<(), Failure>>> = batch.iter().map(|_| None).collect();
+    let mut by_order: Vec<(String, Vec<(usize, UpdatedEvent)>)> = Vec::new();
+    for (i, delivery) in batch.iter().enumerate() {
+        match events::decode_updated(delivery.payload.as_bytes()) {
+            Err(e) => {
+                outcomes[i] = Some(Err(Failure::Reject(format!("not an updated event: {e}"))))
+            }
+            Ok(event) => match by_order.iter_mut().find(|(id, _)| *id == event.order_id) {
+                Some((_, updates)) => updates.push((i, event)),
+                None => by_order.push((event.order_id.clone(), vec![(i, event)])),
+            },
+        }
+    }
+    for (order_id, updates) in by_order {
+        let outcome = apply(store, &order_id, &updates);
+        for (i, _) in &updates {
+            outcomes[*i] = Some(match &outcome {
+                Ok(()) => Ok(()),
+                Err(Failure::Retry(e)) => Err(Failure::Retry(anyhow::anyhow!("{e:#}"))),
+                Err(Failure::Reject(why)) => Err(Failure::Reject(why.clone())),
+            });
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every delivery is answered"))
+        .collect()
+}
+
+/// Applies one order's updates in order, in one write. An update the order refuses (it was
+/// cancelled, or a later report came first) changes nothing and the others still apply.
+fn apply(store: &Store, order_id: &str, updates: &[(usize, UpdatedEvent)]) -> Result<(), Failure> {
     let now = clock::now_rfc3339();
-    match orders::apply(store, &event.order_id, |order| {
-        state::apply_update(order, &event, &now)
-    })? {
+    let mut refused = Vec::new();
+    let outcome = orders::apply(store, order_id, |order| {
+        refused.clear();
+        let mut all = Applied {
+            lines_changed: 0,
+            previous_status: order.order_status,
+            status: order.order_status,
+        };
+        for (_, event) in updates {
+            match state::apply_update(order, event, &now) {
+                Ok(applied) => {
+                    all.lines_changed += applied.lines_changed;
+                    all.status = applied.status;
+                }
+                Err(e) => refused.push(format!("update {} not applied: {e}", event.id)),
+            }
+        }
+        Ok(all)
+    })?;
+    for why in &refused {
+        eprintln!("counter-worker: {why}");
+    }
+    match outcome {
         Ok(Some(_)) => Ok(()),
         // Orders are stored before their lines are sent to a station, so this never heals.
         Ok(None) => Err(Failure::Reject(format!(
-            "update {} names unknown order {}",
-            event.id, event.order_id
+            "updates name unknown order {order_id}"
         ))),
-        // The order moved on (cancelled, or a later report came first): nothing to do.
-        Err(e) => {
-            eprintln!("counter-worker: update {} not applied: {e}", event.id);
-            Ok(())
-        }
+        Err(e) => Err(Failure::Reject(format!("order {order_id}: {e}"))),
     }
 }

@@ -1,21 +1,15 @@
-//! inventory-api: stock per item type. Public: the levels, restock, empty. Internal (service
-//! chaining from the counter only; no public route reaches `/internal/...`): reserve, release
-//! and consume an order's stock, and list the reservations held since a given time (so the
-//! counter can release those whose order was never stored). Stock is kept by
-//! `platform::stock`: counters per item type changed atomically, so orders never oversell.
+//! inventory-api: stock per item type over HTTP: the levels, restock, empty. Reserving,
+//! releasing and consuming an order's stock are steps of the counter's saga
+//! (`platform::stock`: counters per item type changed atomically, so orders never oversell).
 
-use domain::clock;
-use domain::problem::{FieldError, Problem};
-use domain::{ItemType, StockItem, StockRequest};
+use domain::problem::Problem;
+use domain::{ItemType, StockItem};
 use platform::stock::Stock;
 use platform::web;
 use serde::Deserialize;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-use std::time::SystemTime;
 
-/// The most reservations one look-up for orphans returns; the sweep runs again for more.
-const HELD_BEFORE_LIMIT: usize = 1000;
 const MAX_BODY: usize = 16 * 1024;
 
 #[http_component]
@@ -42,19 +36,6 @@ fn route(req: &Request) -> anyhow::Result<Response> {
         (["v1", "api", "inventory"], _) => web::method_not_allowed(&method, "GET, DELETE"),
         (["v1", "api", "inventory", "restock"], Method::Post) => restock(req, &stock)?,
         (["v1", "api", "inventory", "restock"], _) => web::method_not_allowed(&method, "POST"),
-        (["internal", "inventory", "reservations"], Method::Get) => held_before(req, &stock)?,
-        (["internal", "inventory", "reservations"], Method::Post) => reserve(req, &stock)?,
-        (["internal", "inventory", "reservations"], _) => {
-            web::method_not_allowed(&method, "GET, POST")
-        }
-        (["internal", "inventory", "reservations", order_id, "release"], Method::Post) => {
-            stock.release(order_id)?;
-            levels(&stock)?
-        }
-        (["internal", "inventory", "reservations", order_id, "consume"], Method::Post) => {
-            stock.consume(order_id)?;
-            levels(&stock)?
-        }
         _ => web::problem(&Problem::not_found(format!(
             "no inventory resource at {}",
             req.path()
@@ -135,49 +116,4 @@ fn restock(req: &Request, stock: &Stock) -> anyhow::Result<Response> {
         None => stock.set_all(domain::inventory::DEFAULT_LEVEL)?,
     }
     levels(stock)
-}
-
-/// Internal: holds the order's items (all or nothing; repeating it is harmless).
-fn reserve(req: &Request, stock: &Stock) -> anyhow::Result<Response> {
-    let request: StockRequest = match web::json_body(req, MAX_BODY).map(serde_json::from_slice) {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            return Ok(web::problem(&Problem::bad_request(format!(
-                "bad reservation: {e}"
-            ))))
-        }
-        Err(p) => return Ok(web::problem(&p)),
-    };
-    Ok(match stock.reserve(&request)? {
-        Err(short) => web::problem(&short.to_problem()),
-        Ok(_) => web::json(
-            200,
-            &serde_json::json!({ "orderId": request.order_id, "reserved": true }),
-        ),
-    })
-}
-
-/// Internal: GET /internal/inventory/reservations?heldBefore=<RFC 3339> answers
-/// `{ "orderIds": [...] }`, the orders holding stock since that time or earlier.
-fn held_before(req: &Request, stock: &Stock) -> anyhow::Result<Response> {
-    let cutoff = match held_before_param(req) {
-        Ok(c) => c,
-        Err(e) => return Ok(web::problem(&Problem::invalid_fields(vec![e]))),
-    };
-    let order_ids = stock.held_before(cutoff, HELD_BEFORE_LIMIT)?;
-    Ok(web::json(
-        200,
-        &serde_json::json!({ "orderIds": order_ids }),
-    ))
-}
-
-/// The required `heldBefore` query parameter as a time.
-fn held_before_param(req: &Request) -> Result<SystemTime, FieldError> {
-    let invalid = |detail: String| FieldError::new("?heldBefore", detail);
-    match web::query_param(req, "heldBefore").filter(|c| !c.is_empty()) {
-        None => Err(invalid(
-            "is required: an RFC 3339 timestamp, e.g. 2026-11-21T10:00:00Z".to_owned(),
-        )),
-        Some(c) => clock::parse_rfc3339(&c).map_err(|e| invalid(e.0)),
-    }
 }

@@ -49,7 +49,7 @@ fn complete(station: domain::Station, line_id: &str) -> anyhow::Result<Response>
     let store = Store::open()?;
     Ok(match stations::complete(&store, station, line_id)? {
         Ok(ticket) => {
-            stations::report(station, std::slice::from_ref(&ticket))?;
+            stations::report(station, &[std::slice::from_ref(&ticket)])?;
             web::json(200, &ticket)
         }
         Err(NotCompleted::UnknownLine) => web::problem(&Problem::not_found(format!(
@@ -60,7 +60,7 @@ fn complete(station: domain::Station, line_id: &str) -> anyhow::Result<Response>
             // Report a made item again: if the first report was lost with a crash, this
             // repairs it (the counter ignores a report that changes nothing).
             if ticket.status == domain::LineStatus::Fulfilled {
-                stations::report(station, std::slice::from_ref(&ticket))?;
+                stations::report(station, &[std::slice::from_ref(&ticket)])?;
             }
             web::problem(&Problem::conflict(format!(
                 "line `{line_id}` is already completed"

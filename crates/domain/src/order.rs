@@ -9,12 +9,27 @@ use crate::pricing::{cents_to_decimal, order_total_cents};
 use crate::problem::Problem;
 use crate::{
     CatalogItem, ItemType, LineItem, LineStatus, Location, Order, OrderSource, OrderStatus,
-    PaymentStatus, Station, StockStatus, TimelineEntry,
+    PaymentStatus, Station, StockItem, StockRequest, StockStatus, TimelineEntry,
 };
 
 /// A new random (v4) UUID for orders, lines and events.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+/// The stock an order holds: every line's units.
+pub fn stock_request(order: &Order) -> StockRequest {
+    StockRequest {
+        order_id: order.id.clone(),
+        items: order
+            .line_items
+            .iter()
+            .map(|l| StockItem {
+                item_type: l.item_type,
+                quantity: l.quantity,
+            })
+            .collect(),
+    }
 }
 
 /// Why an order could not be built.

@@ -1,16 +1,17 @@
 //! What every coffeeshop component needs from Spin, written once: HTTP answers and request
-//! checks (`web`), key-value storage with compare-and-swap (`store`), events on Redis
-//! (`bus`, kept durable by `queue`) and application variables (`settings`). Components stay
-//! thin adapters around the `domain` crate.
+//! checks (`web`), the shop's state in Redis (`redis`; documents with compare-and-swap in
+//! `store`, and on top of it `orders`, `stock`, `ledger`, `stations`, `notify`), events
+//! (`bus`, kept durable by `queue`), the order saga (`saga`) and application variables
+//! (`settings`). Components stay thin adapters around the `domain` crate.
 
 pub mod bus;
 pub mod faults;
+pub mod ledger;
 pub mod notify;
 pub mod orders;
 pub mod queue;
 pub mod redis;
 pub mod saga;
-pub mod services;
 pub mod settings;
 pub mod stations;
 pub mod stock;

@@ -32,18 +32,23 @@ const DEAD_LETTER_FIELDS: usize = 5;
 /// How long an acknowledged event id is remembered for deduplication.
 const REMEMBER_SECONDS: &str = "604800";
 /// A bound on one doorbell's work, so a handler never runs unboundedly; later doorbells
-/// (every send rings one) and the sweep pick up the rest.
+/// and the sweep pick up the rest.
 const MAX_PER_DRAIN: usize = 500;
+/// How many new messages one read takes, and one handler call gets.
+const BATCH: usize = 100;
 
 // Steps that must happen together are Lua scripts, which Redis runs atomically: a crash
 // between acknowledging and deleting, or between parking and acknowledging, would otherwise
 // leave a finished event behind (counted as waiting) or park it twice.
 
-/// Acknowledges and deletes entry ARGV[2] of stream KEYS[1] for group ARGV[1]; with a second
-/// key, first remembers the event id there for ARGV[3] seconds.
-const ACK: &str = "if KEYS[2] then redis.call('SET', KEYS[2], '1', 'EX', ARGV[3]) end \
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) \
-return redis.call('XDEL', KEYS[1], ARGV[2])";
+/// Acknowledges and deletes entries of stream KEYS[1] for group ARGV[1]: ARGV[3..] are pairs
+/// of entry id and the key remembering its event id ('' for none), set for ARGV[2] seconds
+/// first.
+const ACK: &str = "for i = 3, #ARGV, 2 do \
+if ARGV[i + 1] ~= '' then redis.call('SET', ARGV[i + 1], '1', 'EX', ARGV[2]) end \
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) \
+redis.call('XDEL', KEYS[1], ARGV[i]) end \
+return 1";
 
 /// Appends a dead letter (fields ARGV[3..]) to KEYS[2], then acknowledges and deletes entry
 /// ARGV[2] of stream KEYS[1] for group ARGV[1].
@@ -57,11 +62,11 @@ const REPLAY: &str = "if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0
 redis.call('XADD', KEYS[2], '*', 'event', ARGV[2]) \
 return 1";
 
-/// Appends entry `event` = ARGV[1] to stream KEYS[1]; then, unless the doorbell of channel
-/// ARGV[2] is already ringing (KEYS[2] is set: rung, and no drain has started since; for at
-/// most ARGV[3] ms, in case nobody heard it), rings it with the event.
-const SEND: &str = "redis.call('XADD', KEYS[1], '*', 'event', ARGV[1]) \
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then redis.call('PUBLISH', ARGV[2], ARGV[1]) end \
+/// Appends entries `event` = ARGV[3..] to stream KEYS[1]; then, unless the doorbell of
+/// channel ARGV[1] is already ringing (KEYS[2] is set: rung, and no drain has started since;
+/// for at most ARGV[2] ms, in case nobody heard it), rings it with the last event.
+const SEND: &str = "for i = 3, #ARGV do redis.call('XADD', KEYS[1], '*', 'event', ARGV[i]) end \
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then redis.call('PUBLISH', ARGV[1], ARGV[#ARGV]) end \
 return 1";
 
 /// How long a doorbell counts as ringing if no drain starts (a bell nobody heard).
@@ -144,16 +149,19 @@ impl Queue {
         })
     }
 
-    /// Keeps `payload` on `channel`'s stream, then rings the channel's doorbell with it.
-    /// Once this returns Ok the event will be delivered, even if the doorbell was not heard.
+    /// Keeps `payload` on `channel`'s stream and rings the channel's doorbell. Once this
+    /// returns Ok the event will be delivered, even if the doorbell was not heard.
     pub fn send(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
+        self.send_all(channel, &[payload.to_owned()])
+    }
+
+    /// `send` for several events of one channel, in order, in one step.
+    pub fn send_all(&self, channel: &str, payloads: &[String]) -> anyhow::Result<()> {
         let ttl = BELL_TTL.as_millis().to_string();
+        let mut args = vec![channel.to_owned(), ttl];
+        args.extend(payloads.iter().cloned());
         self.redis
-            .eval(
-                SEND,
-                &[&stream(channel), &bell(channel)],
-                &[payload, channel, &ttl],
-            )
+            .eval(SEND, &[stream(channel), bell(channel)], &args)
             .with_context(|| format!("cannot queue an event on {channel}"))?;
         Ok(())
     }
@@ -176,21 +184,20 @@ impl Queue {
         self.redis.publish(channel, payload.as_bytes())
     }
 
-    /// Hands due redeliveries, then new messages, of `channel` to `handler` one at a time.
+    /// Hands due redeliveries, then new messages, of `channel` to `handler`, a batch at a
+    /// time (in stream order); `handler` answers for each delivery of the batch, in order.
     pub fn drain(
         &self,
         channel: &str,
         policy: &RetryPolicy,
-        mut handler: impl FnMut(&Delivery) -> Result<(), Failure>,
+        mut handler: impl FnMut(&[Delivery]) -> Vec<Result<(), Failure>>,
     ) -> anyhow::Result<Drained> {
         let key = stream(channel);
         let mut done = Drained::default();
         // From here on, whatever is sent is read by this drain or rings a new bell.
         self.exec("DEL", &[&bell(channel)])?;
+        let mut redelivered = Vec::new();
         for due in self.due(&key, policy)? {
-            if done.total() >= MAX_PER_DRAIN {
-                return Ok(done);
-            }
             // Claiming re-checks the idle time, so of two workers only one gets it.
             let wait = policy.wait_after(due.deliveries);
             let Some(entry) = self.claim(&key, &due.id, wait)? else {
@@ -205,25 +212,23 @@ impl Queue {
                 done.dead_lettered += 1;
                 continue;
             }
-            self.deliver(
-                channel,
-                &entry,
-                due.deliveries + 1,
-                policy,
-                &mut handler,
-                &mut done,
-            )?;
+            redelivered.push((entry, due.deliveries + 1));
         }
+        self.deliver(channel, redelivered, policy, &mut handler, &mut done)?;
         while done.total() < MAX_PER_DRAIN {
+            let count = BATCH.to_string();
             let reply = self.exec(
                 "XREADGROUP",
-                &["GROUP", GROUP, CONSUMER, "COUNT", "1", "STREAMS", &key, ">"],
+                &[
+                    "GROUP", GROUP, CONSUMER, "COUNT", &count, "STREAMS", &key, ">",
+                ],
             )?;
             let entries = delivery::read_group(&reply, 1).map_err(anyhow::Error::msg)?;
-            let Some(entry) = entries.first() else {
+            if entries.is_empty() {
                 break;
-            };
-            self.deliver(channel, entry, 1, policy, &mut handler, &mut done)?;
+            }
+            let batch = entries.into_iter().map(|e| (e, 1)).collect();
+            self.deliver(channel, batch, policy, &mut handler, &mut done)?;
         }
         Ok(done)
     }
@@ -260,72 +265,108 @@ impl Queue {
             .next())
     }
 
+    /// Hands one batch of (entry, attempt) to `handler`, skipping events already finished,
+    /// then acknowledges what is done in one step.
     fn deliver(
         &self,
         channel: &str,
-        entry: &Entry,
-        attempt: u32,
+        batch: Vec<(Entry, u32)>,
         policy: &RetryPolicy,
-        handler: &mut impl FnMut(&Delivery) -> Result<(), Failure>,
+        handler: &mut impl FnMut(&[Delivery]) -> Vec<Result<(), Failure>>,
         done: &mut Drained,
     ) -> anyhow::Result<()> {
-        let key = stream(channel);
-        let Some(payload) = entry.field("event") else {
-            self.park(
-                channel,
-                entry,
-                attempt,
-                "the stream entry has no `event` field",
-            )?;
-            done.dead_lettered += 1;
+        if batch.is_empty() {
             return Ok(());
-        };
-        let seen = delivery::event_id(payload).map(|id| format!("events:done:{channel}:{id}"));
-        if let Some(seen) = &seen {
-            if self.exec("EXISTS", &[seen])?.first() == Some(&Reply::Int(1)) {
-                self.ack(&key, &entry.id, None)?;
+        }
+        // Where each event's id is remembered once it is finished.
+        let seen: Vec<Option<String>> = batch
+            .iter()
+            .map(|(e, _)| {
+                let id = delivery::event_id(e.field("event")?)?;
+                Some(format!("events:done:{channel}:{id}"))
+            })
+            .collect();
+        let lookups: Vec<&str> = seen.iter().flatten().map(String::as_str).collect();
+        let mut finished = if lookups.is_empty() {
+            Vec::new()
+        } else {
+            self.exec("MGET", &lookups)?
+        }
+        .into_iter();
+        let mut acks: Vec<(String, Option<String>)> = Vec::new();
+        let mut fresh = Vec::new();
+        for ((entry, attempt), seen) in batch.into_iter().zip(seen) {
+            let already = seen.is_some() && matches!(finished.next(), Some(Reply::Text(_)));
+            if entry.field("event").is_none() {
+                let why = "the stream entry has no `event` field";
+                self.park(channel, &entry, attempt, why)?;
+                done.dead_lettered += 1;
+            } else if already {
+                acks.push((entry.id, None));
                 done.duplicates += 1;
-                return Ok(());
+            } else {
+                fresh.push((entry, attempt, seen));
             }
         }
-        let outcome = handler(&Delivery {
-            channel,
-            payload,
-            attempt,
-        });
-        match outcome {
-            Ok(()) => {
-                self.ack(&key, &entry.id, seen.as_deref())?;
-                done.handled += 1;
-            }
-            Err(Failure::Retry(e)) if !policy.exhausted(attempt) => {
-                eprintln!(
-                    "events: {channel} {}: attempt {attempt} of {} failed: {e:#}; next try in {:?} or later",
-                    entry.id,
-                    policy.max_attempts,
-                    policy.wait_after(attempt)
-                );
-                done.retrying += 1;
-            }
-            Err(Failure::Retry(e)) => {
-                self.park(channel, entry, attempt, &format!("{e:#}"))?;
-                done.dead_lettered += 1;
-            }
-            Err(Failure::Reject(why)) => {
-                self.park(channel, entry, attempt, &why)?;
-                done.dead_lettered += 1;
+        let deliveries: Vec<Delivery> = fresh
+            .iter()
+            .map(|(entry, attempt, _)| Delivery {
+                channel,
+                payload: entry.field("event").unwrap_or_default(),
+                attempt: *attempt,
+            })
+            .collect();
+        let outcomes = if deliveries.is_empty() {
+            Vec::new()
+        } else {
+            handler(&deliveries)
+        };
+        anyhow::ensure!(
+            outcomes.len() == deliveries.len(),
+            "a handler answered {} of {} deliveries",
+            outcomes.len(),
+            deliveries.len()
+        );
+        for ((entry, attempt, seen), outcome) in fresh.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    acks.push((entry.id, seen));
+                    done.handled += 1;
+                }
+                Err(Failure::Retry(e)) if !policy.exhausted(attempt) => {
+                    eprintln!(
+                        "events: {channel} {}: attempt {attempt} of {} failed: {e:#}; next try in {:?} or later",
+                        entry.id,
+                        policy.max_attempts,
+                        policy.wait_after(attempt)
+                    );
+                    done.retrying += 1;
+                }
+                Err(Failure::Retry(e)) => {
+                    self.park(channel, &entry, attempt, &format!("{e:#}"))?;
+                    done.dead_lettered += 1;
+                }
+                Err(Failure::Reject(why)) => {
+                    self.park(channel, &entry, attempt, &why)?;
+                    done.dead_lettered += 1;
+                }
             }
         }
-        Ok(())
+        self.ack(&stream(channel), &acks)
     }
 
-    /// Acknowledges and deletes an entry (so the stream holds only unfinished work), after
-    /// remembering its event id in `seen` if given.
-    fn ack(&self, key: &str, id: &str, seen: Option<&str>) -> anyhow::Result<()> {
-        match seen {
-            Some(seen) => self.exec("EVAL", &[ACK, "2", key, seen, GROUP, id, REMEMBER_SECONDS]),
-            None => self.exec("EVAL", &[ACK, "1", key, GROUP, id]),
-        }?;
+    /// Acknowledges and deletes entries (so the stream holds only unfinished work), each
+    /// after remembering its event id under its `seen` key, if given.
+    fn ack(&self, key: &str, entries: &[(String, Option<String>)]) -> anyhow::Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec![GROUP.to_owned(), REMEMBER_SECONDS.to_owned()];
+        for (id, seen) in entries {
+            args.push(id.clone());
+            args.push(seen.clone().unwrap_or_default());
+        }
+        self.redis.eval(ACK, &[key], &args)?;
         Ok(())
     }
 

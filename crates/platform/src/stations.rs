@@ -1,10 +1,10 @@
 //! Station queues (barista, kitchen), shared by the station worker (which accepts placed
 //! items) and the station API (where staff complete them). Each line's ticket is a document;
-//! a set per station names the tickets still open, so reading a queue costs what the queue
-//! holds, not what the shop has ever made. The set is kept after each ticket write and is
-//! repaired where a crash left it behind (a redelivered event re-adds, a read drops closed).
+//! a set per station names the tickets still open, kept in the same atomic step as each
+//! ticket write, so reading a queue costs what the queue holds, not what the shop has made.
 
-use crate::store::{Change, Store};
+use crate::store::{Also, Change, Store};
+use domain::delivery::Reply;
 use domain::{clock, events, LineStatus, PlacedEvent, Station, Ticket};
 
 /// The station this component instance serves (`station` variable: "barista" or "kitchen").
@@ -32,9 +32,22 @@ fn open_set(station: Station) -> String {
     format!("queue:{}:open", name(station))
 }
 
+/// Stores ticket KEYS[1] = ARGV[1] unless it exists, and if ARGV[3] = "open" adds line
+/// ARGV[2] to the open set KEYS[2]. Answers the ticket that was already there, or nil.
+const ACCEPT: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then \
+if ARGV[3] == 'open' then redis.call('SADD', KEYS[2], ARGV[2]) end \
+return false end \
+return redis.call('GET', KEYS[1])";
+
 /// Puts a placed event's lines on the queue (once per line, however often the event
-/// arrives) and returns each line's ticket as it now stands.
-pub fn accept(store: &Store, station: Station, event: &PlacedEvent) -> anyhow::Result<Vec<Ticket>> {
+/// arrives) and returns each line's ticket as it now stands. With `made`, the station makes
+/// them at once: a new ticket is stored FULFILLED and never opens.
+pub fn accept(
+    store: &Store,
+    station: Station,
+    event: &PlacedEvent,
+    made: bool,
+) -> anyhow::Result<Vec<Ticket>> {
     let now = clock::now_rfc3339();
     let mut tickets = Vec::new();
     for item in &event.data.items {
@@ -43,26 +56,26 @@ pub fn accept(store: &Store, station: Station, event: &PlacedEvent) -> anyhow::R
             line_id: item.line_id.clone(),
             item_type: item.item_type,
             quantity: item.quantity,
-            status: LineStatus::InProgress,
+            status: if made {
+                LineStatus::Fulfilled
+            } else {
+                LineStatus::InProgress
+            },
             made_by: name(station).to_owned(),
             time_in: now.clone(),
-            time_up: None,
+            time_up: made.then(|| now.clone()),
         };
-        let (stored, ()) = store.update(
-            &key(station, &item.line_id),
-            |current: Option<Ticket>| match current {
-                None => Change::Write(fresh.clone(), ()),
-                Some(_) => Change::Keep(()),
-            },
+        let json = serde_json::to_string(&fresh)?;
+        let open = if made { "made" } else { "open" };
+        let reply = store.redis().eval(
+            ACCEPT,
+            &[&key(station, &item.line_id), &open_set(station)],
+            &[json.as_str(), &item.line_id, open],
         )?;
-        if let Some(ticket) = stored {
-            if ticket.status == LineStatus::InProgress {
-                store
-                    .redis()
-                    .exec("SADD", &[&open_set(station), &ticket.line_id])?;
-            }
-            tickets.push(ticket);
-        }
+        tickets.push(match reply.into_iter().next() {
+            Some(Reply::Text(existing)) => serde_json::from_str(&existing)?,
+            _ => fresh,
+        });
     }
     Ok(tickets)
 }
@@ -81,7 +94,7 @@ pub fn complete(
     line_id: &str,
 ) -> anyhow::Result<Result<Ticket, NotCompleted>> {
     let now = clock::now_rfc3339();
-    let (_, outcome) = store.update(
+    let (_, outcome) = store.update_also(
         &key(station, line_id),
         |current: Option<Ticket>| match current {
             None => Change::Keep(Err(NotCompleted::UnknownLine)),
@@ -94,36 +107,33 @@ pub fn complete(
                 Change::Write(t.clone(), Ok(t))
             }
         },
+        |_, ticket| Ok(close(station, ticket)),
     )?;
-    // Whatever the outcome, the line is not open now.
-    store.redis().exec("SREM", &[&open_set(station), line_id])?;
     Ok(outcome)
+}
+
+/// Takes a ticket off its station's open set, in the write that closes it.
+fn close(station: Station, ticket: &Ticket) -> Also {
+    Also {
+        lua: "redis.call('SREM', KEYS[2], ARGV[5]) ",
+        keys: vec![open_set(station)],
+        args: vec![ticket.line_id.clone()],
+    }
 }
 
 /// Tickets still being prepared, oldest first.
 pub fn pending(store: &Store, station: Station) -> anyhow::Result<Vec<Ticket>> {
-    let set = open_set(station);
     let line_ids: Vec<String> = store
         .redis()
-        .exec("SMEMBERS", &[&set])?
+        .exec("SMEMBERS", &[&open_set(station)])?
         .into_iter()
         .filter_map(|r| match r {
-            domain::delivery::Reply::Text(id) => Some(id),
+            Reply::Text(id) => Some(id),
             _ => None,
         })
         .collect();
     let keys: Vec<String> = line_ids.iter().map(|id| key(station, id)).collect();
-    let found: Vec<Option<Ticket>> = store.get_many_opt(&keys)?;
-    let mut tickets = Vec::new();
-    for (line_id, ticket) in line_ids.iter().zip(found) {
-        match ticket {
-            Some(t) if t.status == LineStatus::InProgress => tickets.push(t),
-            // Closed (or gone) after a crash before it left the set.
-            _ => {
-                store.redis().exec("SREM", &[&set, line_id])?;
-            }
-        }
-    }
+    let mut tickets: Vec<Ticket> = store.get_many(&keys)?;
     tickets.sort_by(|a, b| {
         a.time_in
             .cmp(&b.time_in)
@@ -132,21 +142,28 @@ pub fn pending(store: &Store, station: Station) -> anyhow::Result<Vec<Ticket>> {
     Ok(tickets)
 }
 
-/// Tells the counter how these tickets stand (one `*_order_updated` per order).
-pub fn report(station: Station, tickets: &[Ticket]) -> anyhow::Result<()> {
+/// Tells the counter how these tickets stand: each round becomes one `*_order_updated` per
+/// order, rounds in order (e.g. accepted, then made), all sent in one step.
+pub fn report(station: Station, rounds: &[&[Ticket]]) -> anyhow::Result<()> {
     let now = clock::now_rfc3339();
-    let mut by_order: Vec<(&str, Vec<domain::UpdatedItem>)> = Vec::new();
-    for t in tickets {
-        match by_order.iter_mut().find(|(id, _)| *id == t.order_id) {
-            Some((_, items)) => items.push(events::ticket_item(t)),
-            None => by_order.push((&t.order_id, vec![events::ticket_item(t)])),
+    let mut payloads = Vec::new();
+    for tickets in rounds {
+        let mut by_order: Vec<(&str, Vec<domain::UpdatedItem>)> = Vec::new();
+        for t in tickets.iter() {
+            match by_order.iter_mut().find(|(id, _)| *id == t.order_id) {
+                Some((_, items)) => items.push(events::ticket_item(t)),
+                None => by_order.push((&t.order_id, vec![events::ticket_item(t)])),
+            }
+        }
+        for (order_id, items) in by_order {
+            let event = events::updated_event(order_id, station, items, &now, None);
+            payloads.push(events::encode(&event));
         }
     }
-    for (order_id, items) in by_order {
-        let event = events::updated_event(order_id, station, items, &now, None);
-        crate::bus::send(&event.type_, &event)?;
+    if payloads.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    crate::queue::Queue::open()?.send_all(events::updated_channel(station), &payloads)
 }
 
 /// Takes a cancelled order's unfinished lines off the station queues.

@@ -333,6 +333,9 @@ impl Host {
             Runtime::Spin { bin, .. } => (bin, format!("127.0.0.1:{}", free_port())),
         };
         let mut cmd = Command::new(bin);
+        // Its own process group: real Spin runs each trigger in a child process, and a crash
+        // (kill) or stop must take those too.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.arg("up").arg("-f").arg(manifest);
         if matches!(ready, Ready::Http) {
             cmd.args(["--listen", &listen]);
@@ -427,18 +430,24 @@ impl Host {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Sends SIGTERM and waits for the exit status.
+    /// Sends SIGTERM to the host's processes and waits for its exit status.
     pub fn terminate(&mut self) -> Result<std::process::ExitStatus> {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()?;
+        self.signal_group("-TERM");
         Ok(self.child.wait()?)
     }
 
-    /// SIGKILL, as a crash.
+    /// SIGKILL to every process of the host, as a crash.
     pub fn kill(&mut self) {
+        self.signal_group("-KILL");
         stop(&mut self.child);
+    }
+
+    fn signal_group(&self, signal: &str) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args([signal, "--", &group])
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Waits up to `timeout` for the process to end by itself; its exit status if it did.

@@ -1,0 +1,59 @@
+//! Payments, one ledger per order (`payment:<orderId>`), changed with compare-and-swap: an
+//! order is charged at most once and refunded at most once, however often the saga repeats a
+//! step whose result it did not record. The rules are `domain::payments`; this is where the
+//! ledgers are kept, for the counter's saga and for payments-api's reads.
+
+use crate::store::{Change, Store};
+use domain::payments::{self, Charged};
+use domain::{clock, ChargeRequest, Order, Payment};
+
+fn key(order_id: &str) -> String {
+    format!("payment:{order_id}")
+}
+
+/// How a charge ended.
+pub enum Charge {
+    Charged,
+    /// Why, as the order's timeline says it.
+    Declined(String),
+}
+
+/// The order's ledger, if it was ever charged or declined.
+pub fn get(store: &Store, order_id: &str) -> anyhow::Result<Option<Payment>> {
+    store.get(&key(order_id))
+}
+
+/// Charges the order's total once; loyalty members listed in `decline_members` are declined.
+pub fn charge(store: &Store, order: &Order) -> anyhow::Result<Charge> {
+    let request = ChargeRequest {
+        amount_cents: order.total_cents,
+        loyalty_member_id: order.loyalty_member_id.clone(),
+    };
+    let decline = payments::decline_list(&crate::settings::get_or("decline_members", ""));
+    let now = clock::now_rfc3339();
+    let (_, charged) = store.update(&key(&order.id), |current: Option<Payment>| {
+        let (payment, charged) = payments::charge(current, &order.id, &request, &decline, &now);
+        match charged {
+            Charged::Already => Change::Keep(charged),
+            _ => Change::Write(payment, charged),
+        }
+    })?;
+    Ok(match charged {
+        Charged::Declined => {
+            Charge::Declined("payment declined: card declined for this loyalty member".to_owned())
+        }
+        Charged::Now | Charged::Already => Charge::Charged,
+    })
+}
+
+/// Refunds the order's charge (nothing to do when there is none).
+pub fn refund(store: &Store, order_id: &str) -> anyhow::Result<()> {
+    let now = clock::now_rfc3339();
+    store.update(&key(order_id), |current: Option<Payment>| {
+        match current.and_then(|p| payments::refund(p, &now)) {
+            Some(refunded) => Change::Write(refunded, ()),
+            None => Change::Keep(()),
+        }
+    })?;
+    Ok(())
+}
