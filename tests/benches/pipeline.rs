@@ -1,0 +1,467 @@
+//! The order pipeline under load: orders offered at fixed rates, how fast the shop accepts them
+//! (`POST /v1/api/orders` answered 202) and how long until each is READY (its `order_ready`
+//! notification seen on Redis), on the project's host and on real Spin side by side in one run
+//! (the machine is noisy: only figures of the same run compare).
+//!
+//! Run with `cargo bench -p coffeeshop-tests --bench pipeline`. Settings (environment):
+//! - `PIPELINE_RATES` (default `50,100,200,400,600`): offered orders per second, one run each;
+//! - `PIPELINE_SECONDS` (default 10): how long each rate is offered;
+//! - `PIPELINE_RUNTIMES` (default `spin-lite,3.6.3,4.0.2`): `spin-lite` (the project's host,
+//!   built here) and real Spin versions (unpacked by `../shared/spin/install.sh`), each on its
+//!   own fresh redis-server with `--variable auto_fulfill=true`;
+//! - `PIPELINE_BASE_URL` and `PIPELINE_REDIS_URL` (both loopback, e.g. `http://127.0.0.1:3000`
+//!   and `redis://127.0.0.1:6379`): measure the shop already serving there instead (it is
+//!   restocked like the others).
+//!
+//! The load is open loop: order i is due at start + i/rate and is sent by whichever client
+//! thread is free (enough threads for a second of latency at the rate, each order on a new
+//! connection), and its latencies count from when it was due, so a slow answer neither lowers
+//! the offered rate nor hides the wait it causes. Every order is one coffee and one croissant,
+//! after a restock big enough that stock never runs out. After `GRACE`, a rate stops early
+//! once fewer than half of the orders due so far are accepted; the accepted orders then have
+//! `SETTLE` to become READY. Progress goes to stderr, the table to stdout.
+
+use anyhow::{anyhow, bail, Context, Result};
+use coffeeshop_tests::{order_request, runs, COMPONENTS};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use test_support::{http, workspace_root, Host, Ready, Redis, Runtime};
+
+/// How long after a rate's last answer its accepted orders may still become READY.
+const SETTLE: Duration = Duration::from_secs(10);
+/// A rate is never stopped before this (a run's first answers are its slowest).
+const GRACE: Duration = Duration::from_secs(2);
+/// Client threads: one per order a second (a second of latency's worth), within bounds.
+const MIN_CLIENTS: usize = 16;
+const MAX_CLIENTS: usize = 1000;
+const HEADER: &str = "| runtime | offered/s | accepted/s | POST p50 (ms) | POST p99 (ms) | POST->READY p50 (ms) | POST->READY p99 (ms) | not READY | non-202 | notes |\n|---|---|---|---|---|---|---|---|---|---|";
+
+fn main() -> Result<()> {
+    let rates: Vec<f64> = list("PIPELINE_RATES", "50,100,200,400,600")
+        .iter()
+        .map(|r| r.parse().with_context(|| format!("PIPELINE_RATES: {r:?}")))
+        .collect::<Result<_>>()?;
+    let seconds: f64 = env_or("PIPELINE_SECONDS", "10")
+        .parse()
+        .context("PIPELINE_SECONDS")?;
+    if seconds <= 0.0 || rates.iter().any(|r| *r <= 0.0) {
+        bail!("PIPELINE_RATES and PIPELINE_SECONDS must be positive");
+    }
+    let mut rows = Vec::new();
+    match (
+        std::env::var("PIPELINE_BASE_URL"),
+        std::env::var("PIPELINE_REDIS_URL"),
+    ) {
+        (Ok(base), Ok(redis)) => {
+            let base = base.trim_end_matches('/').to_owned();
+            loopback(&base)?;
+            let shop = Shop {
+                name: format!("shop at {base}"),
+                base,
+                redis: loopback(&redis)?,
+                _processes: None,
+            };
+            rows.extend(measure(&shop, &rates, seconds));
+        }
+        (Err(_), Err(_)) => {
+            test_support::build_wasm(COMPONENTS)?;
+            for name in list("PIPELINE_RUNTIMES", "spin-lite,3.6.3,4.0.2") {
+                match start(&name) {
+                    Ok(shop) => rows.extend(measure(&shop, &rates, seconds)),
+                    Err(e) => rows.push(failed(&runtime_name(&name), "did not start", &e)),
+                }
+            }
+        }
+        _ => bail!("set both PIPELINE_BASE_URL and PIPELINE_REDIS_URL, or neither"),
+    }
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!();
+    println!(
+        "{seconds} s per rate, settle {} s; client, shop and redis-server share {cores} cores",
+        SETTLE.as_secs()
+    );
+    println!();
+    println!("{HEADER}");
+    for row in rows {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn list(name: &str, default: &str) -> Vec<String> {
+    env_or(name, default)
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn runtime_name(name: &str) -> String {
+    if name == "spin-lite" {
+        name.to_owned()
+    } else {
+        format!("spin {name}")
+    }
+}
+
+/// A shop to measure.
+struct Shop {
+    name: String,
+    /// `http://host:port`, no trailing slash.
+    base: String,
+    redis: SocketAddr,
+    /// What this run started for it (nothing for a shop already running); stopped on drop,
+    /// the host first.
+    _processes: Option<(Host, Redis)>,
+}
+
+/// Starts the shop on `name` ("spin-lite" or a Spin version) and its own redis-server.
+fn start(name: &str) -> Result<Shop> {
+    let runtime = if name == "spin-lite" {
+        // The build's panic message says what failed; this row just says that it did.
+        Runtime::SpinLite(
+            std::panic::catch_unwind(coffeeshop_tests::build_spin_lite)
+                .map_err(|_| anyhow!("building the host failed"))?,
+        )
+    } else {
+        Runtime::spin(install_spin(name)?)?
+    };
+    let redis = Redis::start()?;
+    let args = [
+        "--variable".to_owned(),
+        format!("redis_url={}", redis.url()),
+        "--variable".to_owned(),
+        "auto_fulfill=true".to_owned(),
+    ];
+    let manifest = workspace_root().join("spin.toml");
+    let host = Host::start_on(&runtime, &manifest, &args, &[], Ready::Http)?;
+    Ok(Shop {
+        name: runtime.name(),
+        base: host.url(""),
+        redis: redis.addr(),
+        _processes: Some((host, redis)),
+    })
+}
+
+/// The path of real Spin `version`, unpacked by the shared install script.
+fn install_spin(version: &str) -> Result<PathBuf> {
+    let script = workspace_root().join("../shared/spin/install.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(version)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(PathBuf::from(String::from_utf8(out.stdout)?.trim()))
+}
+
+/// The loopback address of an `http://` or `redis://` URL; any other host is refused.
+fn loopback(url: &str) -> Result<SocketAddr> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("redis://"))
+        .with_context(|| format!("{url}: expected http://host:port or redis://host:port"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        bail!("{url}: credentials are not supported");
+    }
+    let addrs: Vec<SocketAddr> = authority
+        .to_socket_addrs()
+        .with_context(|| format!("{url}: host:port"))?
+        .collect();
+    match addrs.first() {
+        Some(addr) if addrs.iter().all(|a| a.ip().is_loopback()) => Ok(*addr),
+        _ => bail!("{url}: only loopback addresses are measured"),
+    }
+}
+
+/// Every rate on `shop`: one table row each, or one row saying why none could run.
+fn measure(shop: &Shop, rates: &[f64], seconds: f64) -> Vec<String> {
+    let watch = match ReadyWatch::subscribe(shop.redis).and_then(|w| restock(shop).map(|()| w)) {
+        Ok(watch) => watch,
+        Err(e) => return vec![failed(&shop.name, "not measured", &e)],
+    };
+    // A few orders first, so that no rate pays for first connections and first instances.
+    eprintln!("pipeline: {}: warming up", shop.name);
+    run(shop, &watch, 20.0, 1.0);
+    rates
+        .iter()
+        .map(|&rate| run(shop, &watch, rate, seconds))
+        .collect()
+}
+
+fn restock(shop: &Shop) -> Result<()> {
+    let levels: Vec<Value> = (0..=9)
+        .map(|t| json!({ "itemType": t, "quantity": 1_000_000 }))
+        .collect();
+    let body = json!({ "levels": levels }).to_string();
+    let r = http(
+        "POST",
+        &format!("{}/v1/api/inventory/restock", shop.base),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    )?;
+    if r.status != 200 {
+        bail!("restock answered {}: {}", r.status, r.body);
+    }
+    Ok(())
+}
+
+/// A row for a shop that could not be measured.
+fn failed(runtime: &str, what: &str, error: &anyhow::Error) -> String {
+    let why: String = format!("{error:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(160)
+        .map(|c| if c == '|' { '/' } else { c })
+        .collect();
+    format!("| {runtime} | - | - | - | - | - | - | - | - | {what}: {why} |")
+}
+
+/// One order as its client saw it.
+struct Sent {
+    due: Instant,
+    answered: Instant,
+    /// None when no answer came (refused, reset, timed out).
+    status: Option<u16>,
+    /// The accepted order's id.
+    id: Option<String>,
+}
+
+/// Offers `rate` orders per second for `seconds` and returns the table row.
+fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, seconds: f64) -> String {
+    let total = (rate * seconds).ceil() as usize;
+    let clients = (rate.ceil() as usize)
+        .clamp(MIN_CLIENTS, MAX_CLIENTS)
+        .min(total);
+    let url = format!("{}/v1/api/orders", shop.base);
+    let body = order_request(
+        json!([{ "itemType": 1, "quantity": 1 }]),
+        json!([{ "itemType": 7, "quantity": 1 }]),
+    )
+    .to_string();
+    let next = AtomicUsize::new(0);
+    let accepted = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let sent = Mutex::new(Vec::with_capacity(total));
+    let mut stopped = None;
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        let client = || loop {
+            let i = next.fetch_add(1, SeqCst);
+            if i >= total {
+                break;
+            }
+            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            if stop.load(SeqCst) {
+                break;
+            }
+            let headers = [("content-type", "application/json")];
+            let reply = http("POST", &url, &headers, Some(body.as_bytes())).ok();
+            let answered = Instant::now();
+            let status = reply.as_ref().map(|r| r.status);
+            let id = reply.filter(|r| r.status == 202).map(|r| {
+                accepted.fetch_add(1, SeqCst);
+                let order: Option<Value> = serde_json::from_str(&r.body).ok();
+                order.and_then(|o| o["id"].as_str().map(str::to_owned))
+            });
+            sent.lock().unwrap().push(Sent {
+                due,
+                answered,
+                status,
+                id: id.flatten(),
+            });
+        };
+        let clients: Vec<_> = (0..clients).map(|_| scope.spawn(client)).collect();
+        let mut reported = start;
+        while !clients.iter().all(|c| c.is_finished()) {
+            std::thread::sleep(Duration::from_millis(50));
+            let elapsed = start.elapsed();
+            let due = ((elapsed.as_secs_f64() * rate) as usize + 1).min(total);
+            let ok = accepted.load(SeqCst);
+            let unsent = next.load(SeqCst) < total;
+            if stopped.is_none() && unsent && elapsed >= GRACE && ok * 2 < due {
+                stop.store(true, SeqCst);
+                stopped = Some(format!(
+                    "stopped at {:.1} s: {ok} of {due} due accepted",
+                    elapsed.as_secs_f64()
+                ));
+            }
+            if reported.elapsed() >= Duration::from_secs(1) {
+                reported = Instant::now();
+                eprintln!(
+                    "pipeline: {} at {rate}/s: {:.0} s, {} answered, {ok} accepted",
+                    shop.name,
+                    elapsed.as_secs_f64(),
+                    sent.lock().unwrap().len()
+                );
+            }
+        }
+    });
+    let sent = sent.into_inner().unwrap();
+
+    let orders: Vec<(&str, Instant)> = sent
+        .iter()
+        .filter_map(|s| Some((s.id.as_deref()?, s.due)))
+        .collect();
+    let last_answer = sent.iter().map(|s| s.answered).max().unwrap_or(start);
+    let settled_by = last_answer + SETTLE;
+    let ready = loop {
+        let ready = watch.ready_times(&orders);
+        let missing = ready.iter().filter(|r| r.is_none()).count();
+        if missing == 0 || Instant::now() >= settled_by {
+            break ready;
+        }
+        eprintln!(
+            "pipeline: {} at {rate}/s: settling, {missing} of {} not READY",
+            shop.name,
+            orders.len()
+        );
+        std::thread::sleep(
+            settled_by
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(1)),
+        );
+    };
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut post: Vec<f64> = sent
+        .iter()
+        .filter(|s| s.status == Some(202))
+        .map(|s| ms(s.answered - s.due))
+        .collect();
+    let mut to_ready: Vec<f64> = orders
+        .iter()
+        .zip(&ready)
+        .filter_map(|((_, due), at)| Some(ms(at.filter(|at| *at <= settled_by)? - *due)))
+        .collect();
+    let accepted = post.len();
+    // Over at least the span the schedule gives the orders sent (n at `rate` take n/rate s).
+    let window = (last_answer - start)
+        .as_secs_f64()
+        .max(sent.len() as f64 / rate);
+    let accepted_per_s = accepted as f64 / window;
+    let not_ready = accepted - to_ready.len();
+    let unanswered = sent.iter().filter(|s| s.status.is_none()).count();
+    let mut notes: Vec<String> = stopped.into_iter().collect();
+    if unanswered > 0 {
+        notes.push(format!("{unanswered} without an answer"));
+    }
+    format!(
+        "| {} | {rate} | {accepted_per_s:.0} | {} | {} | {not_ready} | {} | {} |",
+        shop.name,
+        percentiles(&mut post),
+        percentiles(&mut to_ready),
+        sent.len() - accepted,
+        notes.join("; ")
+    )
+}
+
+/// "p50 | p99" of `values` in ms, or dashes when there are none.
+fn percentiles(values: &mut [f64]) -> String {
+    if values.is_empty() {
+        return "- | -".to_owned();
+    }
+    values.sort_by(f64::total_cmp);
+    format!(
+        "{:.1} | {:.1}",
+        runs::percentile(values, 0.50),
+        runs::percentile(values, 0.99)
+    )
+}
+
+/// `order_ready` notifications as they arrive: when each order's was first seen here.
+struct ReadyWatch {
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    stream: TcpStream,
+}
+
+impl ReadyWatch {
+    /// Subscribes to the `notifications` channel at `redis` (its own connection and reader
+    /// thread, so that each message is timed as it arrives).
+    fn subscribe(redis: SocketAddr) -> Result<Self> {
+        let mut stream = TcpStream::connect(redis).context("connecting to Redis")?;
+        stream.write_all(b"*2\r\n$9\r\nSUBSCRIBE\r\n$13\r\nnotifications\r\n")?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        read_array(&mut reader).context("subscribing to notifications")?;
+        let seen = Arc::new(Mutex::new(HashMap::new()));
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            // ["message", channel, payload] until the connection is shut down
+            while let Ok(message) = read_array(&mut reader) {
+                let at = Instant::now();
+                let Some(Ok(event)) = message.get(2).map(|p| serde_json::from_slice::<Value>(p))
+                else {
+                    continue;
+                };
+                if let (Some(id), "order_ready") = (
+                    event["orderId"].as_str(),
+                    event["data"]["event"].as_str().unwrap_or_default(),
+                ) {
+                    sink.lock().unwrap().entry(id.to_owned()).or_insert(at);
+                }
+            }
+        });
+        Ok(Self { seen, stream })
+    }
+
+    /// When each order was seen READY, if it was.
+    fn ready_times(&self, orders: &[(&str, Instant)]) -> Vec<Option<Instant>> {
+        let seen = self.seen.lock().unwrap();
+        orders
+            .iter()
+            .map(|(id, _)| seen.get(*id).copied())
+            .collect()
+    }
+}
+
+impl Drop for ReadyWatch {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// One RESP array of bulk strings and integers (all a subscribed connection receives).
+fn read_array(reader: &mut impl BufRead) -> Result<Vec<Vec<u8>>> {
+    let head = read_line(reader)?;
+    let count: usize = head
+        .strip_prefix('*')
+        .with_context(|| format!("Redis answered {head}"))?
+        .parse()?;
+    (0..count)
+        .map(|_| {
+            let item = read_line(reader)?;
+            let Some(len) = item.strip_prefix('$') else {
+                return Ok(item.into_bytes()); // an integer, e.g. ":1"
+            };
+            let mut bulk = vec![0; len.parse::<usize>()? + 2];
+            reader.read_exact(&mut bulk)?;
+            bulk.truncate(bulk.len() - 2);
+            Ok(bulk)
+        })
+        .collect()
+}
+
+fn read_line(reader: &mut impl BufRead) -> Result<String> {
+    let mut line = String::new();
+    if reader.read_line(&mut line)? == 0 {
+        bail!("connection closed");
+    }
+    Ok(line.trim_end().to_owned())
+}
