@@ -119,7 +119,7 @@ async fn place_claimed(
     // The order is accepted once stored. The rest of the saga (approval, charge, dispatch)
     // runs now; if it stops part-way (Redis down, a crash) the order keeps its progress and
     // the next touch or the sweep route resumes it, so the answer is still 202.
-    match saga::drive(store, &order.id, &saga::policy()?) {
+    match saga::drive_from(store, Some(order.clone()), &saga::policy()?) {
         Ok(driven) => Ok(Ok(driven.unwrap_or(order))),
         Err(e) => {
             eprintln!(

@@ -3,7 +3,7 @@
 //! step whose result it did not record. The rules are `domain::payments`; this is where the
 //! ledgers are kept, for the counter's saga and for payments-api's reads.
 
-use crate::store::{Change, Store};
+use crate::store::{Belief, Change, Store};
 use domain::payments::{self, Charged};
 use domain::{clock, ChargeRequest, Order, Payment};
 
@@ -31,13 +31,19 @@ pub fn charge(store: &Store, order: &Order) -> anyhow::Result<Charge> {
     };
     let decline = payments::decline_list(&crate::settings::get_or("decline_members", ""));
     let now = clock::now_rfc3339();
-    let (_, charged) = store.update(&key(&order.id), |current: Option<Payment>| {
-        let (payment, charged) = payments::charge(current, &order.id, &request, &decline, &now);
-        match charged {
-            Charged::Already => Change::Keep(charged),
-            _ => Change::Write(payment, charged),
-        }
-    })?;
+    // Most orders are charged once: expect no ledger yet, which spares a read.
+    let (_, charged) = store.update_also(
+        &key(&order.id),
+        Belief::Absent,
+        |current: Option<Payment>| {
+            let (payment, charged) = payments::charge(current, &order.id, &request, &decline, &now);
+            match charged {
+                Charged::Already => Change::Keep(charged),
+                _ => Change::Write(payment, charged),
+            }
+        },
+        |_, _| Ok(Vec::new()),
+    )?;
     Ok(match charged {
         Charged::Declined => {
             Charge::Declined("payment declined: card declined for this loyalty member".to_owned())

@@ -28,20 +28,23 @@ fn order_key(order_id: &str) -> String {
     format!("notifications:order:{order_id}")
 }
 
-/// Runs right after an order is written (`store::Also`): KEYS[2] the sequence, KEYS[3] the
-/// order's list; ARGV[5] the retention in seconds, ARGV[6] the channel, then one feed entry
-/// and its notification event per step. Stores each entry under the next number and
-/// publishes its event.
-const RECORD: &str = "for i = 7, #ARGV, 2 do \
-local seq = redis.call('INCR', KEYS[2]) \
-redis.call('SET', string.format('notification:%012d', seq), ARGV[i], 'EX', ARGV[5]) \
-redis.call('RPUSH', KEYS[3], seq) \
-redis.call('PUBLISH', ARGV[6], ARGV[i + 1]) end \
-if #ARGV >= 7 then redis.call('EXPIRE', KEYS[3], ARGV[5]) end ";
+/// Runs right after an order is written (`store::Also`): K[1] the sequence, K[2] the order's
+/// list; A[1] the retention in seconds, A[2] the channel, then one feed entry and its
+/// notification event per step. Stores each entry under the next number and publishes its
+/// event.
+const RECORD: &str = "for i = 3, #A, 2 do \
+local seq = redis.call('INCR', K[1]) \
+redis.call('SET', string.format('notification:%012d', seq), A[i], 'EX', A[1]) \
+redis.call('RPUSH', K[2], seq) \
+redis.call('PUBLISH', A[2], A[i + 1]) end \
+if #A >= 3 then redis.call('EXPIRE', K[2], A[1]) end";
 
 /// What records and publishes `entries` of `order` in the same atomic step as the order's
 /// write: a step is on the order's timeline exactly when it is in the feed.
-pub fn steps(order: &Order, entries: &[TimelineEntry]) -> anyhow::Result<Also> {
+pub fn steps(order: &Order, entries: &[TimelineEntry]) -> anyhow::Result<Vec<Also>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut args = vec![
         RETENTION.as_secs().to_string(),
         events::NOTIFICATIONS.to_owned(),
@@ -62,11 +65,11 @@ pub fn steps(order: &Order, entries: &[TimelineEntry]) -> anyhow::Result<Also> {
         args.push(serde_json::to_string(&item)?);
         args.push(events::encode(&event));
     }
-    Ok(Also {
+    Ok(vec![Also {
         lua: RECORD,
         keys: vec![SEQUENCE.to_owned(), order_key(&order.id)],
         args,
-    })
+    }])
 }
 
 /// Up to `limit` entries after `after` (0: from the start), optionally for one order, and the

@@ -2,7 +2,7 @@
 //! that adds timeline entries also records them as notifications (see `notify`).
 
 use crate::notify;
-use crate::store::{Change, Store};
+use crate::store::{Also, Belief, Change, Store};
 use domain::state::{Applied, StateError};
 use domain::Order;
 
@@ -23,6 +23,7 @@ pub fn load(store: &Store, id: &str) -> anyhow::Result<Option<Order>> {
 pub fn create(store: &Store, order: &Order) -> anyhow::Result<()> {
     store.update_also(
         &key(&order.id),
+        Belief::Absent,
         |current: Option<Order>| match current {
             None => Change::Write(order.clone(), ()),
             Some(_) => Change::Keep(()),
@@ -32,17 +33,33 @@ pub fn create(store: &Store, order: &Order) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The stored order after a step, and what the step did; `None`: no such order.
+pub type Stepped = Result<Option<(Order, Applied)>, StateError>;
+
 /// Runs a state-machine step on the stored order with compare-and-swap, so concurrent
 /// steps (the barista's and the kitchen's updates, a pickup) never overwrite each other; the
-/// timeline entries it adds are recorded as notifications in the same write.
-/// `Ok(None)`: no such order. A step that changes nothing writes nothing.
+/// timeline entries it adds are recorded as notifications in the same write. A step that
+/// changes nothing writes nothing.
 pub fn apply(
     store: &Store,
     id: &str,
+    step: impl FnMut(&mut Order) -> Result<Applied, StateError>,
+) -> anyhow::Result<Stepped> {
+    apply_with(store, id, Belief::Unknown, step, |_| Ok(Vec::new()))
+}
+
+/// `apply` for a caller that believes the order is stored as `belief` says (sparing a read),
+/// with `outbox` (given the order as it will be) written in the same atomic step.
+pub fn apply_with(
+    store: &Store,
+    id: &str,
+    belief: Belief<'_, Order>,
     mut step: impl FnMut(&mut Order) -> Result<Applied, StateError>,
-) -> anyhow::Result<Result<Option<(Order, Applied)>, StateError>> {
+    outbox: impl Fn(&Order) -> anyhow::Result<Vec<Also>>,
+) -> anyhow::Result<Stepped> {
     let (stored, outcome) = store.update_also(
         &key(id),
+        belief,
         |current: Option<Order>| {
             let Some(mut order) = current else {
                 return Change::Keep(Ok(None));
@@ -55,7 +72,9 @@ pub fn apply(
         },
         |old, new| {
             let seen = old.map_or(0, |o| o.timeline.len()).min(new.timeline.len());
-            notify::steps(new, &new.timeline[seen..])
+            let mut parts = notify::steps(new, &new.timeline[seen..])?;
+            parts.extend(outbox(new)?);
+            Ok(parts)
         },
     )?;
     Ok(outcome

@@ -20,6 +20,7 @@
 //! still has work.
 
 use crate::redis::Redis;
+use crate::store::Also;
 use anyhow::Context;
 use domain::delivery::{self, Entry, Reply, RetryPolicy};
 use domain::{clock, DeadLetter, QueueDepth};
@@ -62,12 +63,27 @@ const REPLAY: &str = "if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0
 redis.call('XADD', KEYS[2], '*', 'event', ARGV[2]) \
 return 1";
 
-/// Appends entries `event` = ARGV[3..] to stream KEYS[1]; then, unless the doorbell of
-/// channel ARGV[1] is already ringing (KEYS[2] is set: rung, and no drain has started since;
-/// for at most ARGV[2] ms, in case nobody heard it), rings it with the last event.
-const SEND: &str = "for i = 3, #ARGV do redis.call('XADD', KEYS[1], '*', 'event', ARGV[i]) end \
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then redis.call('PUBLISH', ARGV[1], ARGV[#ARGV]) end \
-return 1";
+/// Appends entries `event` = A[3..] to stream K[1]; then, unless the doorbell of channel
+/// A[1] is already ringing (K[2] is set: rung, and no drain has started since; for at most
+/// A[2] ms, in case nobody heard it), rings it with the last event. (A `store::Also`.)
+const SEND: &str = "for i = 3, #A do redis.call('XADD', K[1], '*', 'event', A[i]) end \
+if redis.call('SET', K[2], '1', 'NX', 'PX', A[2]) then redis.call('PUBLISH', A[1], A[#A]) end";
+
+/// `Queue::send_all` as part of another atomic write (an outbox kept with the state).
+pub fn sending(channel: &str, payloads: &[String]) -> Also {
+    let mut args = vec![channel.to_owned(), BELL_TTL.as_millis().to_string()];
+    args.extend(payloads.iter().cloned());
+    Also {
+        lua: SEND,
+        keys: vec![stream(channel), bell(channel)],
+        args,
+    }
+}
+
+/// Deletes bell KEYS[2], then answers XPENDING of stream KEYS[1] for group ARGV[1]: up to
+/// ARGV[3] entries idle for ARGV[2] ms or more.
+const START: &str = "redis.call('DEL', KEYS[2]) \
+return redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[2], '-', '+', ARGV[3])";
 
 /// How long a doorbell counts as ringing if no drain starts (a bell nobody heard).
 const BELL_TTL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -157,13 +173,9 @@ impl Queue {
 
     /// `send` for several events of one channel, in order, in one step.
     pub fn send_all(&self, channel: &str, payloads: &[String]) -> anyhow::Result<()> {
-        let ttl = BELL_TTL.as_millis().to_string();
-        let mut args = vec![channel.to_owned(), ttl];
-        args.extend(payloads.iter().cloned());
-        self.redis
-            .eval(SEND, &[stream(channel), bell(channel)], &args)
-            .with_context(|| format!("cannot queue an event on {channel}"))?;
-        Ok(())
+        sending(channel, payloads)
+            .run(&self.redis)
+            .with_context(|| format!("cannot queue an event on {channel}"))
     }
 
     /// Publishes `payload` as the doorbell of an event already kept on its stream: if nobody
@@ -194,10 +206,8 @@ impl Queue {
     ) -> anyhow::Result<Drained> {
         let key = stream(channel);
         let mut done = Drained::default();
-        // From here on, whatever is sent is read by this drain or rings a new bell.
-        self.exec("DEL", &[&bell(channel)])?;
         let mut redelivered = Vec::new();
-        for due in self.due(&key, policy)? {
+        for due in self.due(channel, policy)? {
             // Claiming re-checks the idle time, so of two workers only one gets it.
             let wait = policy.wait_after(due.deliveries);
             let Some(entry) = self.claim(&key, &due.id, wait)? else {
@@ -224,26 +234,35 @@ impl Queue {
                 ],
             )?;
             let entries = delivery::read_group(&reply, 1).map_err(anyhow::Error::msg)?;
-            if entries.is_empty() {
-                break;
-            }
+            let last = entries.len() < BATCH;
             let batch = entries.into_iter().map(|e| (e, 1)).collect();
             self.deliver(channel, batch, policy, &mut handler, &mut done)?;
+            // The stream is read to its end: what is sent from now on rings a new bell.
+            if last {
+                break;
+            }
         }
         Ok(done)
     }
 
     /// Messages delivered, not acknowledged, and idle for at least their backoff.
-    fn due(&self, key: &str, policy: &RetryPolicy) -> anyhow::Result<Vec<delivery::Pending>> {
+    /// Starts a drain of `channel`: stops its bell ringing (from here on, whatever is sent
+    /// is read by this drain or rings a new bell) and answers the messages delivered, not
+    /// acknowledged, and idle for at least their backoff.
+    fn due(&self, channel: &str, policy: &RetryPolicy) -> anyhow::Result<Vec<delivery::Pending>> {
+        let key = stream(channel);
         let min_idle = policy.backoff.as_millis().to_string();
-        let args = [key, GROUP, "IDLE", &min_idle, "-", "+", "100"];
-        let reply = match self.exec("XPENDING", &args) {
+        let start = || {
+            self.redis
+                .eval(START, &[&key, &bell(channel)], &[GROUP, &min_idle, "100"])
+        };
+        let reply = match start() {
             Ok(reply) => reply,
             // Most likely the group does not exist yet: create it (reading from the start,
             // so nothing sent before is missed) and ask again.
             Err(_) => {
-                let _ = self.exec("XGROUP", &["CREATE", key, GROUP, "0", "MKSTREAM"]);
-                self.exec("XPENDING", &args)?
+                let _ = self.exec("XGROUP", &["CREATE", &key, GROUP, "0", "MKSTREAM"]);
+                start()?
             }
         };
         let mut due = delivery::pending(&reply).map_err(anyhow::Error::msg)?;

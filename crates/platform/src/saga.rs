@@ -11,8 +11,8 @@
 //! everything else the step does (README, "Performance").
 
 use crate::ledger::{self, Charge};
-use crate::store::Store;
-use crate::{orders, stock::Stock};
+use crate::store::{Also, Belief, Store};
+use crate::{orders, queue, stock::Stock};
 use domain::workflow::{self, Policy, Step};
 use domain::{clock, events, state, Order};
 
@@ -28,7 +28,15 @@ const MAX_STEPS: usize = 12;
 
 /// Advances the order as far as it can go now; returns it as stored (None if unknown).
 pub fn drive(store: &Store, id: &str, policy: &Policy) -> anyhow::Result<Option<Order>> {
-    let mut order = orders::load(store, id)?;
+    drive_from(store, orders::load(store, id)?, policy)
+}
+
+/// `drive` from the order as the caller knows it is stored (e.g. just written).
+pub fn drive_from(
+    store: &Store,
+    mut order: Option<Order>,
+    policy: &Policy,
+) -> anyhow::Result<Option<Order>> {
     for _ in 0..MAX_STEPS {
         let Some(current) = order else {
             return Ok(None);
@@ -52,12 +60,20 @@ fn perform(
     now: &str,
 ) -> anyhow::Result<Option<Order>> {
     let id = &order.id;
-    // A refused transition means another writer moved the order first: re-read it.
-    let record = |f: &mut dyn FnMut(&mut Order) -> Result<state::Applied, state::StateError>| -> anyhow::Result<Option<Order>> {
-        match orders::apply(store, id, |o| f(o))? {
-            Ok(applied) => Ok(applied.map(|(order, _)| order)),
-            Err(_) => orders::load(store, id),
-        }
+    // Records the step on the order as this loop last saw it stored (no read needed unless
+    // another writer moved it since), with `outbox` in the same write. A refused transition
+    // means another writer moved the order first: re-read it.
+    let record_with =
+        |f: &mut dyn FnMut(&mut Order) -> Result<state::Applied, state::StateError>,
+         outbox: &dyn Fn(&Order) -> anyhow::Result<Vec<Also>>|
+         -> anyhow::Result<Option<Order>> {
+            match orders::apply_with(store, id, Belief::Holds(order), |o| f(o), outbox)? {
+                Ok(applied) => Ok(applied.map(|(order, _)| order)),
+                Err(_) => orders::load(store, id),
+            }
+        };
+    let record = |f: &mut dyn FnMut(&mut Order) -> Result<state::Applied, state::StateError>| {
+        record_with(f, &|_| Ok(Vec::new()))
     };
     match step {
         Step::RequestApproval => record(&mut |o| workflow::request_approval(o, policy, now)),
@@ -73,15 +89,24 @@ fn perform(
             Charge::Declined(reason) => record(&mut |o| workflow::record_decline(o, &reason, now)),
         },
         Step::Dispatch => {
+            // The placed events go onto the stations' queues in the write that records the
+            // dispatch: both or neither (an outbox kept with the order); a repeat has the
+            // same event ids.
             let placed = events::placed_events(order, now, None);
-            let mut stations = Vec::new();
-            for event in &placed {
-                // Kept on the station's queue before the order says so: nothing is lost
-                // between the two, and a repeat has the same event id.
-                crate::bus::send(&event.type_, event)?;
-                stations.push(event.type_.trim_end_matches("_order_placed").to_owned());
-            }
-            record(&mut |o| Ok(workflow::record_dispatch(o, &stations.join(", "), now)))
+            let stations: Vec<&str> = placed
+                .iter()
+                .map(|e| e.type_.trim_end_matches("_order_placed"))
+                .collect();
+            let outbox = |_: &Order| {
+                Ok(placed
+                    .iter()
+                    .map(|e| queue::sending(&e.type_, &[events::encode(e)]))
+                    .collect())
+            };
+            record_with(
+                &mut |o| Ok(workflow::record_dispatch(o, &stations.join(", "), now)),
+                &outbox,
+            )
         }
         Step::Refund => {
             ledger::refund(store, id)?;

@@ -3,7 +3,7 @@
 //! a set per station names the tickets still open, kept in the same atomic step as each
 //! ticket write, so reading a queue costs what the queue holds, not what the shop has made.
 
-use crate::store::{Also, Change, Store};
+use crate::store::{Also, Belief, Change, Store};
 use domain::delivery::Reply;
 use domain::{clock, events, LineStatus, PlacedEvent, Station, Ticket};
 
@@ -96,6 +96,7 @@ pub fn complete(
     let now = clock::now_rfc3339();
     let (_, outcome) = store.update_also(
         &key(station, line_id),
+        Belief::Unknown,
         |current: Option<Ticket>| match current {
             None => Change::Keep(Err(NotCompleted::UnknownLine)),
             Some(t) if t.status != LineStatus::InProgress => {
@@ -107,7 +108,7 @@ pub fn complete(
                 Change::Write(t.clone(), Ok(t))
             }
         },
-        |_, ticket| Ok(close(station, ticket)),
+        |_, ticket| Ok(vec![close(station, ticket)]),
     )?;
     Ok(outcome)
 }
@@ -115,7 +116,7 @@ pub fn complete(
 /// Takes a ticket off its station's open set, in the write that closes it.
 fn close(station: Station, ticket: &Ticket) -> Also {
     Also {
-        lua: "redis.call('SREM', KEYS[2], ARGV[5]) ",
+        lua: "redis.call('SREM', K[1], A[1])",
         keys: vec![open_set(station)],
         args: vec![ticket.line_id.clone()],
     }

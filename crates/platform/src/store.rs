@@ -14,20 +14,46 @@ const CAS_ATTEMPTS: usize = 100;
 
 /// Writes ARGV[3] to KEYS[1] if it still holds ARGV[2] (or, with ARGV[1] = "absent", does
 /// not exist); ARGV[4], unless empty, is an expiry in seconds. Returns 0 if it changed;
-/// otherwise runs what follows (an `Also`'s Lua) and returns 1.
+/// otherwise runs the `Also` parts that follow and returns 1. Each part takes its keys and
+/// arguments as `K` and `A` from the rest of KEYS and ARGV (`part()`).
 const SWAP: &str = "local cur = redis.call('GET', KEYS[1]) \
 if ARGV[1] == 'absent' then if cur then return 0 end \
 elseif cur ~= ARGV[2] then return 0 end \
 if ARGV[4] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4]) \
-else redis.call('SET', KEYS[1], ARGV[3]) end ";
+else redis.call('SET', KEYS[1], ARGV[3]) end \
+local ka, aa = 2, 5 \
+local function part() \
+  local nk, na = tonumber(ARGV[aa]), tonumber(ARGV[aa + 1]) \
+  local K, A = {}, {} \
+  for i = 1, nk do K[i] = KEYS[ka + i - 1] end \
+  for i = 1, na do A[i] = ARGV[aa + 1 + i] end \
+  ka, aa = ka + nk, aa + 2 + na \
+  return K, A end ";
 
 /// More to do in the same atomic step as a compare-and-swap's write (an outbox kept with the
-/// state): Lua that runs right after the write, with its own keys (from `KEYS[2]`) and
-/// arguments (from `ARGV[5]`).
+/// state): Lua that runs right after the write, on its own keys `K` and arguments `A` (Lua
+/// tables, from 1). `standalone` runs the same Lua on its own.
 pub struct Also {
     pub lua: &'static str,
     pub keys: Vec<String>,
     pub args: Vec<String>,
+}
+
+impl Also {
+    /// Runs this on its own, as one atomic script.
+    pub fn run(&self, redis: &Redis) -> anyhow::Result<()> {
+        let script = format!("local K, A = KEYS, ARGV {} return 1", self.lua);
+        redis.eval(&script, &self.keys, &self.args)?;
+        Ok(())
+    }
+}
+
+/// What the caller believes a key holds, so the first compare-and-swap needs no read (if the
+/// belief is wrong, the swap fails and the value is read as usual).
+pub enum Belief<'a, T> {
+    Unknown,
+    Absent,
+    Holds(&'a T),
 }
 
 pub struct Store {
@@ -154,54 +180,70 @@ impl Store {
     where
         T: Serialize + DeserializeOwned + Clone,
     {
-        self.swap_loop(key, ttl, change, |_, _| Ok(None))
+        self.swap_loop(key, ttl, None, change, |_, _| Ok(Vec::new()))
     }
 
-    /// `update`, and with each write what `also` says (given the value read and the value
-    /// written), in the same atomic step.
+    /// `update`, and with each write the parts `also` gives (from the value read and the
+    /// value written), in the same atomic step. `belief` may spare the first read.
     pub fn update_also<T, R>(
         &self,
         key: &str,
+        belief: Belief<'_, T>,
         change: impl FnMut(Option<T>) -> Change<T, R>,
-        also: impl Fn(Option<&T>, &T) -> anyhow::Result<Also>,
+        also: impl Fn(Option<&T>, &T) -> anyhow::Result<Vec<Also>>,
     ) -> anyhow::Result<(Option<T>, R)>
     where
         T: Serialize + DeserializeOwned + Clone,
     {
-        self.swap_loop(key, None, change, |old, new| also(old, new).map(Some))
+        let believed = match belief {
+            Belief::Unknown => None,
+            Belief::Absent => Some(None),
+            Belief::Holds(value) => Some(Some(serde_json::to_string(value)?)),
+        };
+        self.swap_loop(key, None, believed, change, also)
     }
 
     fn swap_loop<T, R>(
         &self,
         key: &str,
         ttl: Option<Duration>,
+        mut believed: Option<Option<String>>,
         mut change: impl FnMut(Option<T>) -> Change<T, R>,
-        also: impl Fn(Option<&T>, &T) -> anyhow::Result<Option<Also>>,
+        also: impl Fn(Option<&T>, &T) -> anyhow::Result<Vec<Also>>,
     ) -> anyhow::Result<(Option<T>, R)>
     where
         T: Serialize + DeserializeOwned + Clone,
     {
         let ttl = ttl.map_or(String::new(), |t| t.as_secs().max(1).to_string());
         for _ in 0..CAS_ATTEMPTS {
-            let raw = self.get_raw(key)?;
+            let from_belief = believed.is_some();
+            let raw = match believed.take() {
+                Some(raw) => raw,
+                None => self.get_raw(key)?,
+            };
             let current: Option<T> = raw.as_deref().map(serde_json::from_str).transpose()?;
             let (next, answer) = match change(current.clone()) {
                 Change::Write(next, answer) => (next, answer),
+                // A belief is not enough to answer from: the value might be another.
+                Change::Keep(_) if from_belief => continue,
                 Change::Keep(answer) => return Ok((current, answer)),
             };
-            let bytes = serde_json::to_vec(&next)?;
-            let expected: (&[u8], &[u8]) = match &raw {
-                Some(text) => (b"present", text.as_bytes()),
-                None => (b"absent", b""),
+            let bytes = serde_json::to_string(&next)?;
+            let (mode, expected) = match &raw {
+                Some(text) => ("present", text.as_str()),
+                None => ("absent", ""),
             };
-            let more = also(current.as_ref(), &next)?;
-            let script = format!("{SWAP}{} return 1", more.as_ref().map_or("", |m| m.lua));
-            let mut keys = vec![key];
-            let mut args: Vec<&[u8]> = vec![expected.0, expected.1, &bytes, ttl.as_bytes()];
-            if let Some(more) = &more {
-                keys.extend(more.keys.iter().map(String::as_str));
-                args.extend(more.args.iter().map(String::as_bytes));
+            let parts = also(current.as_ref(), &next)?;
+            let mut script = SWAP.to_owned();
+            let mut keys = vec![key.to_owned()];
+            let mut args = vec![mode.to_owned(), expected.to_owned(), bytes, ttl.clone()];
+            for part in parts {
+                script.push_str(&format!("do local K, A = part() {} end ", part.lua));
+                args.extend([part.keys.len().to_string(), part.args.len().to_string()]);
+                keys.extend(part.keys);
+                args.extend(part.args);
             }
+            script.push_str("return 1");
             if self.redis.eval(&script, &keys, &args)?.first() == Some(&Reply::Int(1)) {
                 return Ok((Some(next), answer));
             }
