@@ -6,7 +6,7 @@
 //! so a crash part-way means a redelivery, which finds the tickets already there and repeats
 //! only the reports.
 
-use domain::{events, LineStatus, Station, Ticket};
+use domain::{events, LineStatus, PlacedEvent, Station, Ticket};
 use platform::queue::{self, Delivery, Failure, Queue};
 use platform::store::Store;
 use platform::{faults, settings, stations};
@@ -20,15 +20,43 @@ fn on_doorbell(_message: bytes::Bytes) -> anyhow::Result<()> {
     let made = settings::auto_fulfill();
     // Failed attempts and dead letters are logged by the queue itself.
     Queue::open()?.drain(channel, &queue::retry_policy()?, |batch| {
-        batch
-            .iter()
-            .map(|delivery| take(&store, station, made, delivery))
-            .collect()
+        take(&store, station, made, batch)
     })?;
     Ok(())
 }
 
-fn take(store: &Store, station: Station, made: bool, delivery: &Delivery) -> Result<(), Failure> {
+/// Takes a batch of placed events: their lines onto the queue and their reports out, each
+/// in one step for the whole batch.
+fn take(
+    store: &Store,
+    station: Station,
+    made: bool,
+    batch: &[Delivery],
+) -> Vec<Result<(), Failure>> {
+    let mut outcomes: Vec<Option<Result<(), Failure>>> = batch.iter().map(|_| None).collect();
+    let mut placed = Vec::new();
+    for (i, delivery) in batch.iter().enumerate() {
+        match check(station, delivery) {
+            Ok(event) => placed.push((i, event)),
+            Err(failure) => outcomes[i] = Some(Err(failure)),
+        }
+    }
+    let events: Vec<&PlacedEvent> = placed.iter().map(|(_, e)| e).collect();
+    let done = accept_and_report(store, station, made, &events);
+    for (i, _) in &placed {
+        outcomes[*i] = Some(match &done {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Failure::Retry(anyhow::anyhow!("{e:#}"))),
+        });
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every delivery is answered"))
+        .collect()
+}
+
+/// The placed event a delivery carries, if this station may take it now.
+fn check(station: Station, delivery: &Delivery) -> Result<PlacedEvent, Failure> {
     let event = events::decode_placed(delivery.payload.as_bytes())
         .map_err(|e| Failure::Reject(format!("not a placed event: {e}")))?;
     if events::station_of_placed(&event.type_) != Some(station) {
@@ -44,7 +72,16 @@ fn take(store: &Store, station: Station, made: bool, delivery: &Delivery) -> Res
             delivery.attempt
         )));
     }
-    let tickets = stations::accept(store, station, &event, made)?;
+    Ok(event)
+}
+
+fn accept_and_report(
+    store: &Store,
+    station: Station,
+    made: bool,
+    placed: &[&PlacedEvent],
+) -> anyhow::Result<()> {
+    let tickets = stations::accept(store, station, placed, made)?;
     // The counter hears that each line was accepted and, once it is, that it was made.
     let accepted: Vec<Ticket> = tickets
         .iter()
@@ -61,6 +98,5 @@ fn take(store: &Store, station: Station, made: bool, delivery: &Delivery) -> Res
         .into_iter()
         .filter(|t| t.status == LineStatus::Fulfilled)
         .collect();
-    stations::report(station, &[&accepted, &made])?;
-    Ok(())
+    stations::report(station, &[&accepted, &made])
 }

@@ -32,52 +32,71 @@ fn open_set(station: Station) -> String {
     format!("queue:{}:open", name(station))
 }
 
-/// Stores ticket KEYS[1] = ARGV[1] unless it exists, and if ARGV[3] = "open" adds line
-/// ARGV[2] to the open set KEYS[2]. Answers the ticket that was already there, or nil.
-const ACCEPT: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then \
-if ARGV[3] == 'open' then redis.call('SADD', KEYS[2], ARGV[2]) end \
-return false end \
-return redis.call('GET', KEYS[1])";
+/// For each line i: stores ticket KEYS[i + 1] = ARGV[2i] unless it exists, and if ARGV[1] =
+/// "open" adds line ARGV[2i + 1] to the open set KEYS[1]. Answers, per line, the ticket that
+/// was already there, or nil.
+const ACCEPT: &str = "local found = {} \
+for i = 2, #KEYS do \
+  local json, line = ARGV[2 * (i - 1)], ARGV[2 * (i - 1) + 1] \
+  if redis.call('SET', KEYS[i], json, 'NX') then \
+    if ARGV[1] == 'open' then redis.call('SADD', KEYS[1], line) end \
+    found[i - 1] = false \
+  else found[i - 1] = redis.call('GET', KEYS[i]) end end \
+return found";
 
-/// Puts a placed event's lines on the queue (once per line, however often the event
-/// arrives) and returns each line's ticket as it now stands. With `made`, the station makes
-/// them at once: a new ticket is stored FULFILLED and never opens.
+/// Puts the lines of placed events on the queue (once per line, however often an event
+/// arrives), all in one step, and returns each line's ticket as it now stands, in order. With
+/// `made`, the station makes them at once: a new ticket is stored FULFILLED and never opens.
 pub fn accept(
     store: &Store,
     station: Station,
-    event: &PlacedEvent,
+    placed: &[&PlacedEvent],
     made: bool,
 ) -> anyhow::Result<Vec<Ticket>> {
     let now = clock::now_rfc3339();
-    let mut tickets = Vec::new();
-    for item in &event.data.items {
-        let fresh = Ticket {
-            order_id: event.order_id.clone(),
-            line_id: item.line_id.clone(),
-            item_type: item.item_type,
-            quantity: item.quantity,
-            status: if made {
-                LineStatus::Fulfilled
-            } else {
-                LineStatus::InProgress
-            },
-            made_by: name(station).to_owned(),
-            time_in: now.clone(),
-            time_up: made.then(|| now.clone()),
-        };
-        let json = serde_json::to_string(&fresh)?;
-        let open = if made { "made" } else { "open" };
-        let reply = store.redis().eval(
-            ACCEPT,
-            &[&key(station, &item.line_id), &open_set(station)],
-            &[json.as_str(), &item.line_id, open],
-        )?;
-        tickets.push(match reply.into_iter().next() {
-            Some(Reply::Text(existing)) => serde_json::from_str(&existing)?,
-            _ => fresh,
-        });
+    let mut fresh = Vec::new();
+    for event in placed {
+        for item in &event.data.items {
+            fresh.push(Ticket {
+                order_id: event.order_id.clone(),
+                line_id: item.line_id.clone(),
+                item_type: item.item_type,
+                quantity: item.quantity,
+                status: if made {
+                    LineStatus::Fulfilled
+                } else {
+                    LineStatus::InProgress
+                },
+                made_by: name(station).to_owned(),
+                time_in: now.clone(),
+                time_up: made.then(|| now.clone()),
+            });
+        }
     }
-    Ok(tickets)
+    if fresh.is_empty() {
+        return Ok(fresh);
+    }
+    let mut keys = vec![open_set(station)];
+    let mut args = vec![if made { "made" } else { "open" }.to_owned()];
+    for t in &fresh {
+        keys.push(key(station, &t.line_id));
+        args.push(serde_json::to_string(t)?);
+        args.push(t.line_id.clone());
+    }
+    let found = store.redis().eval(ACCEPT, &keys, &args)?;
+    anyhow::ensure!(
+        found.len() == fresh.len(),
+        "accepting {} lines answered {found:?}",
+        fresh.len()
+    );
+    fresh
+        .into_iter()
+        .zip(found)
+        .map(|(t, existing)| match existing {
+            Reply::Text(json) => Ok(serde_json::from_str(&json)?),
+            _ => Ok(t),
+        })
+        .collect()
 }
 
 /// Why a completion did not happen.
