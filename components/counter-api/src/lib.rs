@@ -99,20 +99,21 @@ fn placed_response(order: &domain::Order) -> Response {
     }
 }
 
-/// Places the order under the claimed id. Until it is stored, a failure frees the key, so a
-/// retry can succeed; once storing has been tried the key stays claimed, since the write may
-/// have happened unseen: a retry after the claim's lease finds the order, or places it under
-/// the same id.
+/// Places the order under the claimed id. A refusal (bad items, out of stock) holds nothing
+/// and frees the key, so a corrected retry can succeed. A failure keeps the key claimed: the
+/// stock hold or the order's write may have happened unseen (an answer lost with Redis), and
+/// a retry after the claim's lease then finds the order, or places it under the same id and
+/// so reuses the hold instead of taking stock twice.
 async fn place_claimed(
     store: &Store,
     request: &domain::order_request::PlaceOrder,
     claim: idempotency::Held,
 ) -> anyhow::Result<Result<domain::Order, Problem>> {
-    let order = match prepare(request, &claim.order_id).await {
-        Ok(Ok(order)) => order,
-        refused_or_failed => {
+    let order = match prepare(request, &claim.order_id).await? {
+        Ok(order) => order,
+        Err(refused) => {
             claim.release(store)?;
-            return refused_or_failed;
+            return Ok(Err(refused));
         }
     };
     orders::create(store, &order)?;
