@@ -508,4 +508,13 @@ fn idempotency_key_returns_the_first_answer() {
     let other = order_request(json!([{ "itemType": 5 }]), json!([])).to_string();
     assert_eq!(post("order-1", &other).status, 422);
     assert_eq!(shop.get("/v1/api/fulfillment-orders").json()["total"], 1);
+    // The key is remembered for a day, then forgotten (Redis expires it).
+    let ttl: u64 = shop
+        .redis
+        .command(&["TTL", "idempotency:order-1"])
+        .unwrap()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap();
+    assert!((86_000..=86_400).contains(&ttl), "TTL {ttl}");
 }

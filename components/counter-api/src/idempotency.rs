@@ -5,7 +5,8 @@
 //! A key is claimed before anything else happens. If the process dies before the order is
 //! stored, the claim would block the key forever; so a claim older than `CLAIM_LEASE` without
 //! an order may be taken over by a retry, which places the order under the same id (the stock
-//! reservation, kept per order id, is then reused rather than taken twice).
+//! reservation, kept per order id, is then reused rather than taken twice). A key is
+//! remembered for `RETENTION` (24 h); a request after that is a new order.
 
 use domain::problem::Problem;
 use domain::Order;
@@ -18,6 +19,8 @@ use std::time::Duration;
 const MAX_KEY_LEN: usize = 255;
 /// Far longer than placing an order takes, even under load.
 const CLAIM_LEASE: Duration = Duration::from_secs(10);
+/// How long a key is remembered: a retry after that is a new order, as payment APIs do.
+const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,10 +76,14 @@ pub fn claim(store: &Store, req: &Request, body: &[u8]) -> anyhow::Result<Claim>
         order_id: domain::order::new_id(),
         claimed_at: now.clone(),
     };
-    let (_, existing) = store.update(&record_key, |current: Option<Record>| match current {
-        None => Change::Write(fresh.clone(), None),
-        Some(found) => Change::Keep(Some(found)),
-    })?;
+    let (_, existing) = store.update_expiring(
+        &record_key,
+        Some(RETENTION),
+        |current: Option<Record>| match current {
+            None => Change::Write(fresh.clone(), None),
+            Some(found) => Change::Keep(Some(found)),
+        },
+    )?;
     let Some(found) = existing else {
         return Ok(Claim::Fresh(Held {
             key: Some(record_key),
@@ -110,15 +117,20 @@ fn lease_expired(claimed_at: &str, now: &str) -> bool {
 
 /// Renews an abandoned claim for this request; false if another retry renewed it first.
 fn take_over(store: &Store, key: &str, seen: &Record, now: &str) -> anyhow::Result<bool> {
-    let (_, renewed) = store.update(key, |current: Option<Record>| match current {
-        Some(r) if r.claimed_at == seen.claimed_at && r.order_id == seen.order_id => {
-            let renewed = Record {
-                claimed_at: now.to_owned(),
-                ..r
-            };
-            Change::Write(renewed, true)
-        }
-        _ => Change::Keep(false),
-    })?;
+    let (_, renewed) =
+        store.update_expiring(
+            key,
+            Some(RETENTION),
+            |current: Option<Record>| match current {
+                Some(r) if r.claimed_at == seen.claimed_at && r.order_id == seen.order_id => {
+                    let renewed = Record {
+                        claimed_at: now.to_owned(),
+                        ..r
+                    };
+                    Change::Write(renewed, true)
+                }
+                _ => Change::Keep(false),
+            },
+        )?;
     Ok(renewed)
 }
