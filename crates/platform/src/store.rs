@@ -32,7 +32,7 @@ local function part() \
 
 /// More to do in the same atomic step as a compare-and-swap's write (an outbox kept with the
 /// state): Lua that runs right after the write, on its own keys `K` and arguments `A` (Lua
-/// tables, from 1). `standalone` runs the same Lua on its own.
+/// tables, from 1). `run` runs the same Lua on its own.
 pub struct Also {
     pub lua: &'static str,
     pub keys: Vec<String>,
