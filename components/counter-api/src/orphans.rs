@@ -28,7 +28,7 @@ pub fn release_orphans(store: &Store) -> anyhow::Result<Vec<String>> {
             continue;
         }
         match stock.release(&id) {
-            Ok(_) => released.push(id),
+            Ok(()) => released.push(id),
             Err(e) => eprintln!("counter-api: could not release orphaned stock of {id}: {e:#}"),
         }
     }

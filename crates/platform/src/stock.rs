@@ -69,13 +69,6 @@ pub struct Stock {
     redis: Redis,
 }
 
-/// Whether a reservation changed anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reserved {
-    Now,
-    Already,
-}
-
 impl Stock {
     pub fn open() -> anyhow::Result<Self> {
         Ok(Self {
@@ -139,7 +132,8 @@ impl Stock {
     }
 
     /// Holds every requested item for the order, or nothing if any is short.
-    pub fn reserve(&self, request: &StockRequest) -> anyhow::Result<Result<Reserved, OutOfStock>> {
+    /// (Holding again for an order that holds already changes nothing.)
+    pub fn reserve(&self, request: &StockRequest) -> anyhow::Result<Result<(), OutOfStock>> {
         let id = &request.order_id;
         let mut rest = vec![id.clone(), millis(SystemTime::now()).to_string()];
         for (code, units) in inventory::totals(&request.items) {
@@ -152,32 +146,31 @@ impl Stock {
             &Self::stocked_args(rest),
         )?;
         match reply.first() {
-            Some(Reply::Text(t)) if t == "reserved" => Ok(Ok(Reserved::Now)),
-            Some(Reply::Text(t)) if t == "already" => Ok(Ok(Reserved::Already)),
+            Some(Reply::Text(t)) if t == "reserved" || t == "already" => Ok(Ok(())),
             Some(Reply::Text(t)) if t == "short" => Ok(Err(shortages(&reply[1..])?)),
             _ => anyhow::bail!("stock reservation: unexpected reply {reply:?}"),
         }
     }
 
-    /// Gives an order's held units back; false if it held nothing.
-    pub fn release(&self, order_id: &str) -> anyhow::Result<bool> {
+    /// Gives an order's held units back (nothing if it holds none).
+    pub fn release(&self, order_id: &str) -> anyhow::Result<()> {
         self.settle(order_id, true)
     }
 
-    /// Drops an order's hold for good (the items left the shop); false if it held nothing.
-    pub fn consume(&self, order_id: &str) -> anyhow::Result<bool> {
+    /// Drops an order's hold for good (the items left the shop; nothing if it holds none).
+    pub fn consume(&self, order_id: &str) -> anyhow::Result<()> {
         self.settle(order_id, false)
     }
 
-    fn settle(&self, order_id: &str, give_back: bool) -> anyhow::Result<bool> {
+    fn settle(&self, order_id: &str, give_back: bool) -> anyhow::Result<()> {
         let key = held(order_id);
         let flag = if give_back { "1" } else { "0" };
-        let reply = self.redis.eval(
+        self.redis.eval(
             SETTLE,
             &[AVAILABLE, RESERVED, &key, HELD_SINCE],
             &[order_id, flag],
         )?;
-        Ok(reply.first() == Some(&Reply::Int(1)))
+        Ok(())
     }
 
     /// Up to `limit` orders holding stock since `cutoff` or earlier, oldest first.
