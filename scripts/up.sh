@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every component and the project's host, starts a local redis-server on
 # 127.0.0.1:6379 when none answers there, and serves the app on http://127.0.0.1:3000.
-# Extra arguments go to `spin-lite up` (e.g. --variable auto_fulfill=false).
+# Credentials: random tokens per role, made on first run (scripts/credentials.sh) and passed
+# as SPIN_VARIABLE_*. Extra arguments go to `spin-lite up` (e.g. --variable auto_fulfill=false).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -20,4 +21,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
+credentials=$(./scripts/credentials.sh)
+set -a
+# shellcheck source=/dev/null
+. "$credentials"
+set +a
 exec target/release/spin-lite up -f spin.toml "$@"

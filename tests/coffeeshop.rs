@@ -279,13 +279,7 @@ fn expect_problem(
     status: u16,
     mention: &str,
 ) -> Value {
-    let r = http(
-        method,
-        &shop.url(path),
-        &[("content-type", content_type)],
-        Some(body),
-    )
-    .unwrap();
+    let r = shop.request(method, path, &[("content-type", content_type)], Some(body));
     assert_eq!(
         r.status,
         status,

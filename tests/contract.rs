@@ -7,7 +7,7 @@
 //! Needs `schemathesis` on PATH (`scripts/setup.sh` installs tests/contract-requirements.txt).
 //! `CONTRACT_SEED=<n>` picks another generation seed; `CONTRACT_EXAMPLES=<n>` more examples.
 
-use coffeeshop_tests::Shop;
+use coffeeshop_tests::{Shop, ROOT_TOKEN};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -126,6 +126,9 @@ fn schemathesis(shop: &Shop, seed: &str, examples: &str, name: &str, filter: &[&
         .arg("run")
         .arg(shop.url(DOCUMENT_URL))
         .args(["--url", &shop.url("")])
+        // As `root` (every role); its `ignored_auth` check sends the guarded routes' requests
+        // without the credential too, and expects them refused.
+        .args(["--header", &format!("Authorization: Bearer {ROOT_TOKEN}")])
         .args(["--checks", "all", "--mode", "all"])
         .args(["--max-examples", examples, "--workers", "1", "--seed", seed])
         .args(["--request-timeout", "30", "--generation-database", "none"])

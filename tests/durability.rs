@@ -152,12 +152,12 @@ fn an_always_failing_handler_is_dead_lettered_and_can_be_replayed() {
         "/v1/api/events/dead-letters/{}/replay",
         letter["id"].as_str().unwrap()
     );
-    let replayed = http("POST", &shop.url(&path), &[], None).unwrap();
+    let replayed = shop.request("POST", &path, &[], None);
     assert_eq!(replayed.status, 202, "{}", replayed.body);
     assert_eq!(replayed.json()["payload"], letter["payload"]);
     shop.wait_for_status(&id, "READY", Duration::from_secs(10));
     assert_eq!(runs::dead_letters(&shop).len(), 1);
-    let again = http("POST", &shop.url(&path), &[], None).unwrap();
+    let again = shop.request("POST", &path, &[], None);
     assert_eq!(again.status, 404, "{}", again.body);
     assert_eq!(
         again.header("content-type"),

@@ -68,6 +68,32 @@ const WORKER_CHANNELS: &[&str] = &[
     "kitchen_order_updated",
 ];
 
+/// The credentials every test shop starts with: one name per role, and `root` holding all
+/// three (what `Shop::get` and the other helpers send, so tests of other things pass the
+/// guards). Tests of the guards themselves send these explicitly.
+pub const STAFF_TOKEN: &str = "staff-test-token-7f3a";
+pub const MANAGER_TOKEN: &str = "manager-test-token-2c9d";
+pub const OPERATOR_TOKEN: &str = "operator-test-token-5e1b";
+pub const ROOT_TOKEN: &str = "root-test-token-9a4c";
+
+/// The `--variable`s that give those tokens their roles.
+pub fn credential_variables() -> Vec<(String, String)> {
+    vec![
+        (
+            "staff_tokens".into(),
+            format!("sam:{STAFF_TOKEN},root:{ROOT_TOKEN}"),
+        ),
+        (
+            "manager_tokens".into(),
+            format!("meg:{MANAGER_TOKEN},root:{ROOT_TOKEN}"),
+        ),
+        (
+            "operator_tokens".into(),
+            format!("otto:{OPERATOR_TOKEN},root:{ROOT_TOKEN}"),
+        ),
+    ]
+}
+
 /// A running coffee shop.
 pub struct Shop {
     pub redis: Redis,
@@ -165,6 +191,9 @@ impl Shop {
             "--variable".to_string(),
             format!("redis_url={}", redis.url()),
         ];
+        for (k, v) in credential_variables() {
+            args.extend(["--variable".into(), format!("{k}={v}")]);
+        }
         for (k, v) in variables {
             args.extend(["--variable".into(), format!("{k}={v}")]);
         }
@@ -193,23 +222,36 @@ impl Shop {
 
     /// Runs the sweep (saga resumption and redelivery) and returns its answer.
     pub fn sweep(&self) -> Value {
-        let r = http("POST", &self.url("/v1/api/orders/sweep"), &[], None).unwrap();
+        let r = self.request("POST", "/v1/api/orders/sweep", &[], None);
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()
     }
 
+    /// A request as `root` (every role); `headers` come after the credential.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let bearer = format!("Bearer {ROOT_TOKEN}");
+        let mut all = vec![("authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        http(method, &self.url(path), &all, body).unwrap()
+    }
+
     pub fn get(&self, path: &str) -> Reply {
-        http("GET", &self.url(path), &[], None).unwrap()
+        self.request("GET", path, &[], None)
     }
 
     pub fn post_json(&self, path: &str, body: &Value) -> Reply {
-        http(
+        self.request(
             "POST",
-            &self.url(path),
+            path,
             &[("content-type", "application/json")],
             Some(body.to_string().as_bytes()),
         )
-        .unwrap()
     }
 
     /// Places an order and returns the 202 answer's JSON.

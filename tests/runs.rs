@@ -244,13 +244,12 @@ pub fn assert_exactly_once(shop: &Shop, placed: &[Placed], expected: usize) {
     assert_queues_empty(shop);
 
     for p in placed {
-        let r = http(
+        let r = shop.request(
             "POST",
-            &shop.url(&format!("/v1/api/orders/{}/pickup", p.id)),
+            &format!("/v1/api/orders/{}/pickup", p.id),
             &[],
             None,
-        )
-        .unwrap();
+        );
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.json()["orderStatus"], "FULFILLED");
     }

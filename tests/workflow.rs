@@ -173,7 +173,7 @@ fn approval_granted_and_rejected() {
     assert_eq!(
         shop.post_json(
             &format!("/v1/api/orders/{id}/approve"),
-            &json!({ "approver": "" , "approved": true })
+            &json!({ "approved": true, "by": "someone" })
         )
         .status,
         400
@@ -188,11 +188,20 @@ fn approval_granted_and_rejected() {
     );
     assert_eq!(shop.order(&id)["orderStatus"], "AWAITING_APPROVAL");
 
+    // The approver is the token's holder (`root` here); the body's `approver` is read-only.
     let approved = shop.post_json(
         &format!("/v1/api/orders/{id}/approve"),
         &json!({ "approver": "maria", "approved": true }),
     );
     assert_eq!(approved.status, 200, "{}", approved.body);
+    let approval = approved.json()["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "order_approved")
+        .cloned()
+        .unwrap();
+    assert_eq!(approval["detail"], "approved by root", "{approval}");
     let ready = shop.wait_for_status(&id, "READY", SOON);
     assert_eq!(ready["paymentStatus"], "CHARGED");
     let events = timeline_events(&ready);

@@ -11,7 +11,7 @@
 //!   own fresh redis-server with `--variable auto_fulfill=true`;
 //! - `PIPELINE_BASE_URL` and `PIPELINE_REDIS_URL` (both loopback, e.g. `http://127.0.0.1:3000`
 //!   and `redis://127.0.0.1:6379`): measure the shop already serving there instead (it is
-//!   restocked like the others).
+//!   restocked like the others, with the operator token in `PIPELINE_OPERATOR_TOKEN`).
 //!
 //! The load is open loop: order i is due at start + i/rate and is sent by whichever client
 //! thread is free (enough threads for a second of latency at the rate, each order on a new
@@ -66,6 +66,8 @@ fn main() -> Result<()> {
                 name: format!("shop at {base}"),
                 base,
                 redis: loopback(&redis)?,
+                operator_token: std::env::var("PIPELINE_OPERATOR_TOKEN")
+                    .context("PIPELINE_OPERATOR_TOKEN: an operator's token, to restock")?,
                 _processes: None,
             };
             rows.extend(measure(&shop, &rates, seconds));
@@ -121,6 +123,8 @@ struct Shop {
     /// `http://host:port`, no trailing slash.
     base: String,
     redis: SocketAddr,
+    /// Restocking is for operators.
+    operator_token: String,
     /// What this run started for it (nothing for a shop already running); stopped on drop,
     /// the host first.
     _processes: Option<(Host, Redis)>,
@@ -138,18 +142,22 @@ fn start(name: &str) -> Result<Shop> {
         Runtime::spin(install_spin(name)?)?
     };
     let redis = Redis::start()?;
-    let args = [
+    let mut args = vec![
         "--variable".to_owned(),
         format!("redis_url={}", redis.url()),
         "--variable".to_owned(),
         "auto_fulfill=true".to_owned(),
     ];
+    for (k, v) in coffeeshop_tests::credential_variables() {
+        args.extend(["--variable".to_owned(), format!("{k}={v}")]);
+    }
     let manifest = workspace_root().join("spin.toml");
     let host = Host::start_on(&runtime, &manifest, &args, &[], Ready::Http)?;
     Ok(Shop {
         name: runtime.name(),
         base: host.url(""),
         redis: redis.addr(),
+        operator_token: coffeeshop_tests::OPERATOR_TOKEN.to_owned(),
         _processes: Some((host, redis)),
     })
 }
@@ -211,7 +219,10 @@ fn restock(shop: &Shop) -> Result<()> {
     let r = http(
         "POST",
         &format!("{}/v1/api/inventory/restock", shop.base),
-        &[("content-type", "application/json")],
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &format!("Bearer {}", shop.operator_token)),
+        ],
         Some(body.as_bytes()),
     )?;
     if r.status != 200 {

@@ -1,14 +1,20 @@
 //! GET /v1/api/notifications?after=<cursor>&orderId=<id>&limit=<n>: the replayable feed of
-//! order steps, oldest first; `next` is the cursor to pass as `after` next time.
+//! order steps, oldest first; `next` is the cursor to pass as `after` next time. Anyone may
+//! read one order's entries; the whole feed is for staff.
 
 use domain::problem::{FieldError, Problem};
+use platform::router::{Call, Reply, STAFF};
 use platform::{notify, web};
-use spin_sdk::http::{Request, Response};
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 500;
 
-pub fn list(req: &Request) -> anyhow::Result<Response> {
+pub fn list(call: &Call) -> Reply {
+    let req = call.req;
+    let order_id = web::query_param(req, "orderId").filter(|o| !o.is_empty());
+    if order_id.is_none() {
+        call.require(STAFF.roles())?;
+    }
     let mut errors = Vec::new();
     let after = match web::query_param(req, "after").filter(|a| !a.is_empty()) {
         None => 0,
@@ -25,9 +31,8 @@ pub fn list(req: &Request) -> anyhow::Result<Response> {
         DEFAULT_LIMIT
     });
     if !errors.is_empty() {
-        return Ok(web::problem(&Problem::invalid_fields(errors)));
+        return Err(Problem::invalid_fields(errors).into());
     }
-    let order_id = web::query_param(req, "orderId").filter(|o| !o.is_empty());
     let (notifications, next) = notify::feed(after, order_id.as_deref(), limit)?;
     Ok(web::json(
         200,

@@ -11,6 +11,7 @@
 use domain::problem::Problem;
 use domain::Order;
 use platform::orders;
+use platform::router::Failure;
 use platform::store::{Change, Store};
 use serde::{Deserialize, Serialize};
 use spin_sdk::http::Request;
@@ -53,10 +54,11 @@ pub enum Claim {
     Fresh(Held),
     /// This key already placed this order.
     Replay(Order),
-    Refused(Problem),
 }
 
-pub fn claim(store: &Store, req: &Request, body: &[u8]) -> anyhow::Result<Claim> {
+/// Claims the request's key, or refuses it (malformed, used with another body, or a request
+/// with it still in progress).
+pub fn claim(store: &Store, req: &Request, body: &[u8]) -> Result<Claim, Failure> {
     let Some(key) = req.header("idempotency-key").and_then(|v| v.as_str()) else {
         return Ok(Claim::Fresh(Held {
             key: None,
@@ -64,9 +66,10 @@ pub fn claim(store: &Store, req: &Request, body: &[u8]) -> anyhow::Result<Claim>
         }));
     };
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Ok(Claim::Refused(Problem::bad_request(format!(
+        return Err(Problem::bad_request(format!(
             "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
-        ))));
+        ))
+        .into());
     }
     let request = String::from_utf8_lossy(body).into_owned();
     let record_key = format!("idempotency:{key}");
@@ -91,17 +94,19 @@ pub fn claim(store: &Store, req: &Request, body: &[u8]) -> anyhow::Result<Claim>
         }));
     };
     if found.request != request {
-        return Ok(Claim::Refused(Problem::unprocessable(
+        return Err(Problem::unprocessable(
             "this Idempotency-Key was used with a different request body",
-        )));
+        )
+        .into());
     }
     if let Some(order) = orders::load(store, &found.order_id)? {
         return Ok(Claim::Replay(order));
     }
     if !lease_expired(&found.claimed_at, &now) || !take_over(store, &record_key, &found, &now)? {
-        return Ok(Claim::Refused(Problem::conflict(
+        return Err(Problem::conflict(
             "a request with this Idempotency-Key is still being processed; retry shortly",
-        )));
+        )
+        .into());
     }
     Ok(Claim::Fresh(Held {
         key: Some(record_key),

@@ -10,52 +10,46 @@ mod orphans;
 
 use domain::order::OrderView;
 use domain::order_request::{parse_place_order, MAX_BODY_BYTES};
-use domain::problem::FieldError;
-use domain::problem::Problem;
+use domain::problem::{FieldError, Problem};
 use domain::{clock, state, workflow, OrderStatus};
 use platform::queue::Queue;
+use platform::router::{
+    self, Call, Failure, Reply, Route, ANYONE, ANY_ROLE, MANAGER, OPERATOR, STAFF,
+};
 use platform::stock::Stock;
 use platform::store::Store;
 use platform::{faults, orders, saga, stations, web};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
+const ROUTES: &[Route] = &[
+    Route::get("/v1/api/counter/health", ANYONE, router::health),
+    Route::post("/v1/api/orders", ANYONE, place),
+    Route::get("/v1/api/orders/{id}", ANYONE, show),
+    // The order id is the customer's capability: whoever holds it may cancel.
+    Route::post("/v1/api/orders/{id}/cancel", ANYONE, cancel),
+    Route::post("/v1/api/orders/{id}/pickup", STAFF, pickup),
+    Route::post("/v1/api/orders/{id}/approve", MANAGER, approval::decide),
+    Route::post("/v1/api/orders/sweep", OPERATOR, sweep),
+    Route::get("/v1/api/fulfillment-orders", STAFF, listing::list),
+    // Anyone may follow one order (`?orderId=`); the whole feed is for staff (checked there).
+    Route::get("/v1/api/notifications", ANYONE, feed::list),
+    Route::get("/v1/api/me", ANY_ROLE, me),
+];
+
 #[http_component]
-async fn handle(req: Request) -> Response {
-    web::respond(
+fn handle(req: Request) -> Response {
+    router::serve(
         "counter-api",
-        route(req).await,
+        ROUTES,
+        &req,
         "the counter could not complete the request; the order keeps its last recorded step and it is safe to retry",
     )
 }
 
-async fn route(req: Request) -> anyhow::Result<Response> {
-    let segments = web::segments(&req);
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let method = req.method().clone();
-    Ok(match (segments.as_slice(), &method) {
-        (["v1", "api", "counter", "health"], _) => web::health(&method, "counter-api"),
-        (["v1", "api", "orders"], Method::Post) => place(&req).await?,
-        (["v1", "api", "orders"], _) => web::method_not_allowed(&method, "POST"),
-        (["v1", "api", "orders", "sweep"], Method::Post) => sweep()?,
-        (["v1", "api", "orders", "sweep"], _) => web::method_not_allowed(&method, "POST"),
-        (["v1", "api", "orders", id], Method::Get) => show(id)?,
-        (["v1", "api", "orders", _], _) => web::method_not_allowed(&method, "GET"),
-        (["v1", "api", "orders", id, "pickup"], Method::Post) => pickup(id)?,
-        (["v1", "api", "orders", id, "cancel"], Method::Post) => cancel(id)?,
-        (["v1", "api", "orders", id, "approve"], Method::Post) => approval::decide(&req, id)?,
-        (["v1", "api", "orders", _, "pickup" | "cancel" | "approve"], _) => {
-            web::method_not_allowed(&method, "POST")
-        }
-        (["v1", "api", "notifications"], Method::Get) => feed::list(&req)?,
-        (["v1", "api", "notifications"], _) => web::method_not_allowed(&method, "GET"),
-        (["v1", "api", "fulfillment-orders"], Method::Get) => listing::list(&req)?,
-        (["v1", "api", "fulfillment-orders"], _) => web::method_not_allowed(&method, "GET"),
-        _ => web::problem(&Problem::not_found(format!(
-            "no counter resource at {}",
-            req.path()
-        ))),
-    })
+/// GET /v1/api/me: the signed-in caller's name and roles (the page shows them).
+fn me(call: &Call) -> Reply {
+    Ok(web::json(200, &call.caller()))
 }
 
 fn order_response(status: u16, order: &domain::Order) -> Response {
@@ -68,25 +62,16 @@ fn order_response(status: u16, order: &domain::Order) -> Response {
 }
 
 /// POST /v1/api/orders: validate, price, store, then publish (state first, then events).
-async fn place(req: &Request) -> anyhow::Result<Response> {
-    let body = match web::json_body(req, MAX_BODY_BYTES) {
-        Ok(b) => b,
-        Err(p) => return Ok(web::problem(&p)),
-    };
-    let request = match parse_place_order(body) {
-        Ok(r) => r,
-        Err(p) => return Ok(web::problem(&p)),
-    };
+fn place(call: &Call) -> Reply {
+    let body = web::json_body(call.req, MAX_BODY_BYTES)?;
+    let request = parse_place_order(body)?;
     let store = Store::open()?;
-    let claim = match idempotency::claim(&store, req, body)? {
+    let claim = match idempotency::claim(&store, call.req, body)? {
         idempotency::Claim::Fresh(claim) => claim,
         idempotency::Claim::Replay(order) => return Ok(placed_response(&order)),
-        idempotency::Claim::Refused(p) => return Ok(web::problem(&p)),
     };
-    Ok(match place_claimed(&store, &request, claim).await? {
-        Ok(order) => placed_response(&order),
-        Err(p) => web::problem(&p),
-    })
+    let order = place_claimed(&store, &request, claim)?;
+    Ok(placed_response(&order))
 }
 
 /// The answer to a POST that placed `order`, and to every retry with its `Idempotency-Key`:
@@ -104,60 +89,58 @@ fn placed_response(order: &domain::Order) -> Response {
 /// stock hold or the order's write may have happened unseen (an answer lost with Redis), and
 /// a retry after the claim's lease then finds the order, or places it under the same id and
 /// so reuses the hold instead of taking stock twice.
-async fn place_claimed(
+fn place_claimed(
     store: &Store,
     request: &domain::order_request::PlaceOrder,
     claim: idempotency::Held,
-) -> anyhow::Result<Result<domain::Order, Problem>> {
-    let order = match prepare(request, &claim.order_id).await? {
+) -> Result<domain::Order, Failure> {
+    let order = match prepare(request, &claim.order_id) {
         Ok(order) => order,
-        Err(refused) => {
+        Err(Failure::Refused(refused)) => {
             claim.release(store)?;
-            return Ok(Err(refused));
+            return Err(refused.into());
         }
+        Err(failed) => return Err(failed),
     };
     orders::create(store, &order)?;
     // The order is accepted once stored. The rest of the saga (approval, charge, dispatch)
     // runs now; if it stops part-way (Redis down, a crash) the order keeps its progress and
     // the next touch or the sweep route resumes it, so the answer is still 202.
     match saga::drive_from(store, Some(order.clone()), &saga::policy()?) {
-        Ok(driven) => Ok(Ok(driven.unwrap_or(order))),
+        Ok(driven) => Ok(driven.unwrap_or(order)),
         Err(e) => {
             eprintln!(
                 "counter-api: order {} stored; its saga will resume: {e:#}",
                 order.id
             );
-            Ok(Ok(orders::load(store, &order.id)?.unwrap_or(order)))
+            Ok(orders::load(store, &order.id)?.unwrap_or(order))
         }
     }
 }
 
-/// Checks and prices the order with product-api and holds its stock.
-async fn prepare(
+/// Checks and prices the order with product-api and holds its stock; refuses (a problem,
+/// nothing held) what cannot be served.
+fn prepare(
     request: &domain::order_request::PlaceOrder,
     order_id: &str,
-) -> anyhow::Result<Result<domain::Order, Problem>> {
-    let catalog = match catalog_client::items(&request.item_types()).await? {
-        Ok(c) => c,
-        Err(p) => return Ok(Err(p)),
-    };
+) -> Result<domain::Order, Failure> {
+    let catalog = catalog_client::items(&request.item_types())?;
     let now = clock::now_rfc3339();
-    let mut order = match domain::order::new_order(request, &catalog, &now) {
-        Ok(o) => o,
-        Err(e) => return Ok(Err(e.to_problem())),
-    };
+    let mut order =
+        domain::order::new_order(request, &catalog, &now).map_err(|e| e.to_problem())?;
     order.id = order_id.to_owned();
     // Stock first: an order that cannot be served is refused before anything is stored.
-    if let Err(short) = Stock::open()?.reserve(&domain::order::stock_request(&order))? {
-        return Ok(Err(short.to_problem()));
-    }
+    Stock::open()?
+        .reserve(&domain::order::stock_request(&order))?
+        .map_err(|short| short.to_problem())?;
     if faults::after_reserve() {
-        anyhow::bail!(
+        return Err(anyhow::anyhow!(
             "injected fault: stopped after reserving stock for {}",
             order.id
-        );
+        )
+        .into());
     }
-    Ok(Ok(order))
+    Ok(order)
 }
 
 /// 402 for an order whose payment was declined: it exists (REJECTED, stock released) and
@@ -178,17 +161,16 @@ fn declined(order: &domain::Order) -> Response {
     resp
 }
 
-fn not_found(id: &str) -> Response {
-    web::problem(&Problem::not_found(format!("no order `{id}`")))
+fn not_found(id: &str) -> Failure {
+    Problem::not_found(format!("no order `{}`", domain::problem::shown(id))).into()
 }
 
 /// GET /v1/api/orders/{id}. Touching an order also advances its saga, so an order whose
 /// approval deadline passed is EXPIRED (and its stock released) as soon as anyone looks.
-fn show(id: &str) -> anyhow::Result<Response> {
+fn show(call: &Call) -> Reply {
+    let id = call.param("id");
     let store = Store::open()?;
-    let Some(order) = orders::load(&store, id)? else {
-        return Ok(not_found(id));
-    };
+    let order = orders::load(&store, id)?.ok_or_else(|| not_found(id))?;
     let order = if order.order_status == OrderStatus::AwaitingApproval {
         saga::drive(&store, id, &saga::policy()?)?.unwrap_or(order)
     } else {
@@ -202,41 +184,38 @@ fn show(id: &str) -> anyhow::Result<Response> {
 pub(crate) fn step_then_drive(
     id: &str,
     step: impl FnMut(&mut domain::Order) -> Result<state::Applied, state::StateError>,
-) -> anyhow::Result<Response> {
+) -> Reply {
     let store = Store::open()?;
     let policy = saga::policy()?;
     // An expired approval must expire before anything else happens to the order.
     saga::drive(&store, id, &policy)?;
-    Ok(match orders::apply(&store, id, step)? {
-        Ok(Some((order, _))) => {
-            if order.order_status == OrderStatus::Cancelled {
-                stations::cancel_order(&store, &order)?;
-            }
-            let order = saga::drive(&store, id, &policy)?.unwrap_or(order);
-            web::json_text(200, OrderView(&order).to_json())
-        }
-        Ok(None) => not_found(id),
-        Err(e) => web::problem(&e.to_problem()),
-    })
+    let (order, _) = orders::apply(&store, id, step)?
+        .map_err(|e| e.to_problem())?
+        .ok_or_else(|| not_found(id))?;
+    if order.order_status == OrderStatus::Cancelled {
+        stations::cancel_order(&store, &order)?;
+    }
+    let order = saga::drive(&store, id, &policy)?.unwrap_or(order);
+    Ok(web::json_text(200, OrderView(&order).to_json()))
 }
 
 /// POST /v1/api/orders/{id}/pickup: READY -> FULFILLED, and the stock is consumed.
-fn pickup(id: &str) -> anyhow::Result<Response> {
+fn pickup(call: &Call) -> Reply {
     let now = clock::now_rfc3339();
-    step_then_drive(id, |order| state::pickup(order, &now))
+    step_then_drive(call.param("id"), |order| state::pickup(order, &now))
 }
 
 /// POST /v1/api/orders/{id}/cancel: until a station has finished a line; refund and release follow.
-fn cancel(id: &str) -> anyhow::Result<Response> {
+fn cancel(call: &Call) -> Reply {
     let now = clock::now_rfc3339();
-    step_then_drive(id, |order| workflow::cancel(order, &now))
+    step_then_drive(call.param("id"), |order| workflow::cancel(order, &now))
 }
 
 /// POST /v1/api/orders/sweep: resumes every order whose saga has a step due (expired
 /// approvals, a charge not yet dispatched, compensation not yet done), gives back stock
 /// reserved for orders never stored, then rings the doorbell of every event queue with
 /// unfinished work (redelivery). For an operator or a Kubernetes CronJob.
-fn sweep() -> anyhow::Result<Response> {
+fn sweep(_: &Call) -> Reply {
     let store = Store::open()?;
     let policy = saga::policy()?;
     let now = clock::now_rfc3339();
@@ -250,10 +229,11 @@ fn sweep() -> anyhow::Result<Response> {
         match saga::drive(&store, &order.id, &policy) {
             Ok(_) => advanced.push(order.id.clone()),
             Err(e) => {
+                // The cause is for the log; the answer says which order waits for a retry.
                 eprintln!("counter-api: sweep could not advance {}: {e:#}", order.id);
                 failed.push(FieldError::new(
                     format!("/orders/{}", order.id),
-                    format!("{e:#}"),
+                    "could not be advanced now; the next sweep retries it",
                 ));
             }
         }

@@ -3,10 +3,11 @@
 use domain::order::OrderView;
 use domain::problem::{FieldError, Problem};
 use domain::{Order, OrderStatus};
+use platform::router::{Call, Reply};
 use platform::store::Store;
 use platform::{orders, web};
 use serde::Serialize;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::Request;
 
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
@@ -42,7 +43,8 @@ fn number(
     }
 }
 
-pub fn list(req: &Request) -> anyhow::Result<Response> {
+pub fn list(call: &Call) -> Reply {
+    let req = call.req;
     let mut errors = Vec::new();
     let page = number(req, "page", 1, usize::MAX, &mut errors);
     let page_size = number(
@@ -60,7 +62,8 @@ pub fn list(req: &Request) -> anyhow::Result<Response> {
                 errors.push(FieldError::new(
                     "?status",
                     format!(
-                        "unknown status `{s}`; allowed: {}",
+                        "unknown status `{}`; allowed: {}",
+                        domain::problem::shown(&s),
                         OrderStatus::WIRE_NAMES.join(", ")
                     ),
                 ));
@@ -69,7 +72,7 @@ pub fn list(req: &Request) -> anyhow::Result<Response> {
         },
     };
     if !errors.is_empty() {
-        return Ok(web::problem(&Problem::invalid_fields(errors)));
+        return Err(Problem::invalid_fields(errors).into());
     }
     let store = Store::open()?;
     let keys = store.keys(orders::PREFIX)?;

@@ -2,48 +2,54 @@
 //! releasing and consuming an order's stock are steps of the counter's saga
 //! (`platform::stock`: counters per item type changed atomically, so orders never oversell).
 
-use domain::problem::Problem;
+use domain::problem::{shown, Problem};
 use domain::{ItemType, StockItem};
+use platform::router::{self, Call, Reply, Route, ANYONE, OPERATOR};
 use platform::stock::Stock;
 use platform::web;
 use serde::Deserialize;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 const MAX_BODY: usize = 16 * 1024;
 
+/// Stock levels are for the shop's people; changing them is for operators.
+const STOCK_READERS: router::Access = router::Access::Roles(&[
+    platform::access::Role::Staff,
+    platform::access::Role::Manager,
+    platform::access::Role::Operator,
+]);
+
+const ROUTES: &[Route] = &[
+    Route::get("/v1/api/inventory/health", ANYONE, router::health),
+    Route::get("/v1/api/inventory", STOCK_READERS, levels),
+    Route::delete("/v1/api/inventory", OPERATOR, empty),
+    Route::post("/v1/api/inventory/restock", OPERATOR, restock),
+];
+
 #[http_component]
 fn handle(req: Request) -> Response {
-    web::respond(
+    router::serve(
         "inventory-api",
-        route(&req),
+        ROUTES,
+        &req,
         "inventory is unavailable; nothing was changed",
     )
 }
 
-fn route(req: &Request) -> anyhow::Result<Response> {
-    let segments = web::segments(req);
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let method = req.method().clone();
-    let stock = Stock::open()?;
-    Ok(match (segments.as_slice(), &method) {
-        (["v1", "api", "inventory", "health"], _) => web::health(&method, "inventory-api"),
-        (["v1", "api", "inventory"], Method::Get) => levels(&stock)?,
-        (["v1", "api", "inventory"], Method::Delete) => {
-            stock.set_all(0)?;
-            levels(&stock)?
-        }
-        (["v1", "api", "inventory"], _) => web::method_not_allowed(&method, "GET, DELETE"),
-        (["v1", "api", "inventory", "restock"], Method::Post) => restock(req, &stock)?,
-        (["v1", "api", "inventory", "restock"], _) => web::method_not_allowed(&method, "POST"),
-        _ => web::problem(&Problem::not_found(format!(
-            "no inventory resource at {}",
-            req.path()
-        ))),
-    })
+/// GET /v1/api/inventory: every item type's available and reserved units.
+fn levels(_: &Call) -> Reply {
+    answer_levels(&Stock::open()?)
 }
 
-fn levels(stock: &Stock) -> anyhow::Result<Response> {
+/// DELETE /v1/api/inventory: every item type to zero (reservations stay).
+fn empty(_: &Call) -> Reply {
+    let stock = Stock::open()?;
+    stock.set_all(0)?;
+    answer_levels(&stock)
+}
+
+fn answer_levels(stock: &Stock) -> Reply {
     Ok(web::json(
         200,
         &serde_json::json!({ "items": stock.levels()? }),
@@ -86,34 +92,28 @@ fn whole_u32<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D
 
 /// POST /v1/api/inventory/restock: no body restocks every item to the default level;
 /// `{ "levels": [{ "itemType": 1, "quantity": 50 }] }` sets those items.
-fn restock(req: &Request, stock: &Stock) -> anyhow::Result<Response> {
-    let wanted = if req.body().iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        let body = match web::json_body(req, MAX_BODY) {
-            Ok(b) => b,
-            Err(p) => return Ok(web::problem(&p)),
-        };
-        match serde_json::from_slice::<Restock>(body) {
-            Ok(r) => Some(
-                r.levels
-                    .into_iter()
-                    .map(|l| StockItem {
-                        item_type: l.item_type,
-                        quantity: l.quantity,
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Err(e) => {
-                return Ok(web::problem(&Problem::bad_request(format!(
-                    "restock body must be {{ \"levels\": [{{ \"itemType\": <number or name>, \"quantity\": <0..> }}] }}: {e}"
-                ))))
-            }
-        }
-    };
-    match &wanted {
-        Some(l) => stock.set(l)?,
-        None => stock.set_all(domain::inventory::DEFAULT_LEVEL)?,
+fn restock(call: &Call) -> Reply {
+    let req = call.req;
+    let stock = Stock::open()?;
+    if req.body().iter().all(u8::is_ascii_whitespace) {
+        stock.set_all(domain::inventory::DEFAULT_LEVEL)?;
+        return answer_levels(&stock);
     }
-    levels(stock)
+    let body = web::json_body(req, MAX_BODY)?;
+    let wanted: Restock = serde_json::from_slice(body).map_err(|e| {
+        Problem::bad_request(format!(
+            "restock body must be {{ \"levels\": [{{ \"itemType\": <number or name>, \"quantity\": <0..> }}] }}: {}",
+            shown(&e.to_string())
+        ))
+    })?;
+    let levels: Vec<StockItem> = wanted
+        .levels
+        .into_iter()
+        .map(|l| StockItem {
+            item_type: l.item_type,
+            quantity: l.quantity,
+        })
+        .collect();
+    stock.set(&levels)?;
+    answer_levels(&stock)
 }

@@ -2,39 +2,32 @@
 //! (an order's charges, refunds and declined attempts). Charges and refunds are steps of the
 //! counter's saga (`platform::ledger`): at most one charge and one refund per order.
 
-use domain::problem::Problem;
+use domain::problem::{shown, Problem};
+use platform::router::{self, Call, Reply, Route, ANYONE, OPERATOR};
 use platform::store::Store;
 use platform::{ledger, web};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
+
+const ROUTES: &[Route] = &[
+    Route::get("/v1/api/payments/health", ANYONE, router::health),
+    Route::get("/v1/api/payments/{orderId}", OPERATOR, payment),
+];
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    web::respond(
+    router::serve(
         "payments-api",
-        route(&req),
+        ROUTES,
+        &req,
         "payments are unavailable; nothing was charged",
     )
 }
 
-fn route(req: &Request) -> anyhow::Result<Response> {
-    let segments = web::segments(req);
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let method = req.method().clone();
-    Ok(match (segments.as_slice(), &method) {
-        (["v1", "api", "payments", "health"], _) => web::health(&method, "payments-api"),
-        (["v1", "api", "payments", order_id], Method::Get) => {
-            match ledger::get(&Store::open()?, order_id)? {
-                Some(p) => web::json(200, &p),
-                None => web::problem(&Problem::not_found(format!(
-                    "no payment for order `{order_id}`"
-                ))),
-            }
-        }
-        (["v1", "api", "payments", _], _) => web::method_not_allowed(&method, "GET"),
-        _ => web::problem(&Problem::not_found(format!(
-            "no payments resource at {}",
-            req.path()
-        ))),
-    })
+/// GET /v1/api/payments/{orderId}: the order's charge, refund and declined attempts.
+fn payment(call: &Call) -> Reply {
+    let order_id = call.param("orderId");
+    let payment = ledger::get(&Store::open()?, order_id)?
+        .ok_or_else(|| Problem::not_found(format!("no payment for order `{}`", shown(order_id))))?;
+    Ok(web::json(200, &payment))
 }

@@ -1,36 +1,34 @@
 //! product-api: the catalog of DESIGN.md section 3, at the current and the older paths.
+//! Anyone may read it.
 
 use domain::catalog;
+use platform::router::{self, Call, Reply, Route, ANYONE};
 use platform::web;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
+
+const ROUTES: &[Route] = &[
+    Route::get("/health", ANYONE, router::health),
+    Route::get("/v1/api/products/health", ANYONE, router::health),
+    Route::get("/v1/api/item-types", ANYONE, all),
+    Route::get("/v1-get-item-types", ANYONE, all),
+    Route::get("/v1/api/items-by-types", ANYONE, by_types),
+    Route::get("/v1/api/items-by-types/{types}", ANYONE, by_types),
+    Route::get("/v1-get-items-by-types", ANYONE, by_types),
+    Route::get("/v1-get-items-by-types/{types}", ANYONE, by_types),
+];
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let segments = web::segments(&req);
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let csv = match segments.as_slice() {
-        ["health"] | ["v1", "api", "products", "health"] => {
-            return web::health(req.method(), "product-api")
-        }
-        ["v1", "api", "item-types"] | ["v1-get-item-types"] => None,
-        ["v1", "api", "items-by-types", csv] | ["v1-get-items-by-types", csv] => Some(*csv),
-        ["v1", "api", "items-by-types"] | ["v1-get-items-by-types"] => Some(""),
-        _ => {
-            return web::problem(&domain::problem::Problem::not_found(format!(
-                "no catalog resource at {}",
-                req.path()
-            )))
-        }
-    };
-    if *req.method() != Method::Get {
-        return web::method_not_allowed(req.method(), "GET");
-    }
-    match csv {
-        None => web::json(200, &catalog::all_entries()),
-        Some(csv) => match catalog::parse_type_csv(csv) {
-            Ok(types) => web::json(200, &catalog::entries_for(&types)),
-            Err(unknown) => web::problem(&unknown.to_problem()),
-        },
-    }
+    router::serve("product-api", ROUTES, &req, "the catalog is unavailable")
+}
+
+fn all(_: &Call) -> Reply {
+    Ok(web::json(200, &catalog::all_entries()))
+}
+
+/// `{types}`: comma-separated item type codes or names; none means every type.
+fn by_types(call: &Call) -> Reply {
+    let types = catalog::parse_type_csv(call.param("types")).map_err(|u| u.to_problem())?;
+    Ok(web::json(200, &catalog::entries_for(&types)))
 }

@@ -1,70 +1,85 @@
 //! A station's HTTP API (deployed as barista-api and kitchen-api): the queue of items being
 //! prepared, and completing one.
 
-use domain::problem::Problem;
+use domain::problem::{shown, Problem};
+use platform::router::{self, Call, Reply, Route, ANYONE, STAFF};
 use platform::stations::{self, NotCompleted};
 use platform::store::Store;
 use platform::web;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
+
+/// `{station}` is this component's station (Spin routes `/v1/api/barista/...` to barista-api).
+const ROUTES: &[Route] = &[
+    Route::get("/v1/api/{station}/health", ANYONE, health),
+    Route::get("/v1/api/{station}/queue", STAFF, queue),
+    Route::post("/v1/api/{station}/items/{lineId}/complete", STAFF, complete),
+];
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    web::respond(
+    router::serve(
         "station-api",
-        route(&req),
+        ROUTES,
+        &req,
         "the station could not complete the request; it is safe to retry",
     )
 }
 
-fn route(req: &Request) -> anyhow::Result<Response> {
+/// This component's station, if the path names it.
+fn station(call: &Call) -> Result<domain::Station, router::Failure> {
     let station = stations::current()?;
     let name = stations::name(station);
-    let segments = web::segments(req);
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let method = req.method().clone();
-    let rest = match segments.as_slice() {
-        ["v1", "api", s, rest @ ..] if *s == name => rest,
-        _ => {
-            return Ok(web::problem(&Problem::not_found(format!(
-                "no {name} resource at {}",
-                req.path()
-            ))))
-        }
-    };
-    Ok(match (rest, &method) {
-        (["health"], _) => web::health(&method, &format!("{name}-api")),
-        (["queue"], Method::Get) => web::json(200, &stations::pending(&Store::open()?, station)?),
-        (["queue"], _) => web::method_not_allowed(&method, "GET"),
-        (["items", line_id, "complete"], Method::Post) => complete(station, line_id)?,
-        (["items", _, "complete"], _) => web::method_not_allowed(&method, "POST"),
-        _ => web::problem(&Problem::not_found(format!(
+    if call.param("station") != name {
+        return Err(Problem::not_found(format!(
             "no {name} resource at {}",
-            req.path()
-        ))),
-    })
+            shown(call.req.path())
+        ))
+        .into());
+    }
+    Ok(station)
 }
 
-fn complete(station: domain::Station, line_id: &str) -> anyhow::Result<Response> {
+fn health(call: &Call) -> Reply {
+    let name = stations::name(station(call)?);
+    Ok(web::json(
+        200,
+        &serde_json::json!({ "status": "ok", "component": format!("{name}-api") }),
+    ))
+}
+
+/// GET /v1/api/{station}/queue: the items still being made, oldest first.
+fn queue(call: &Call) -> Reply {
+    let station = station(call)?;
+    Ok(web::json(
+        200,
+        &stations::pending(&Store::open()?, station)?,
+    ))
+}
+
+/// POST /v1/api/{station}/items/{lineId}/complete: the item is made.
+fn complete(call: &Call) -> Reply {
+    let station = station(call)?;
+    let line_id = call.param("lineId");
     let store = Store::open()?;
-    Ok(match stations::complete(&store, station, line_id)? {
+    match stations::complete(&store, station, line_id)? {
         Ok(ticket) => {
             stations::report(station, &[std::slice::from_ref(&ticket)])?;
-            web::json(200, &ticket)
+            Ok(web::json(200, &ticket))
         }
-        Err(NotCompleted::UnknownLine) => web::problem(&Problem::not_found(format!(
-            "no line `{line_id}` on the {} queue",
+        Err(NotCompleted::UnknownLine) => Err(Problem::not_found(format!(
+            "no line `{}` on the {} queue",
+            shown(line_id),
             stations::name(station)
-        ))),
+        ))
+        .into()),
         Err(NotCompleted::AlreadyCompleted(ticket)) => {
             // Report a made item again: if the first report was lost with a crash, this
             // repairs it (the counter ignores a report that changes nothing).
             if ticket.status == domain::LineStatus::Fulfilled {
                 stations::report(station, &[std::slice::from_ref(&ticket)])?;
             }
-            web::problem(&Problem::conflict(format!(
-                "line `{line_id}` is already completed"
-            )))
+            Err(Problem::conflict(format!("line `{}` is already completed", shown(line_id))).into())
         }
-    })
+    }
 }

@@ -101,7 +101,7 @@ impl std::error::Error for UnknownItemTypes {}
 impl UnknownItemTypes {
     /// The 404 that `items-by-types` answers.
     pub fn to_problem(&self) -> Problem {
-        Problem::not_found(self.to_string())
+        Problem::not_found(crate::problem::shown(&self.to_string()))
     }
 }
 

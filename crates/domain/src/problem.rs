@@ -153,6 +153,18 @@ impl fmt::Display for Problem {
 impl std::error::Error for Problem {}
 
 /// Reason phrases of the statuses the APIs use.
+/// The most characters of client input a problem's detail repeats.
+pub const MAX_SHOWN: usize = 200;
+
+/// Client input as a problem may repeat it: at most [`MAX_SHOWN`] characters, the rest
+/// marked as cut.
+pub fn shown(input: &str) -> String {
+    match input.char_indices().nth(MAX_SHOWN) {
+        None => input.to_owned(),
+        Some((cut, _)) => format!("{}…", &input[..cut]),
+    }
+}
+
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
@@ -178,6 +190,16 @@ pub fn reason_phrase(status: u16) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shown_input_is_cut_at_the_limit() {
+        assert_eq!(super::shown("abc"), "abc");
+        let long = "é".repeat(500);
+        let cut = super::shown(&long);
+        assert_eq!(cut.chars().count(), super::MAX_SHOWN + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(super::shown(&"x".repeat(200)), "x".repeat(200));
+    }
+
     use super::*;
     use serde_json::json;
 

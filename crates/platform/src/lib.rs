@@ -4,6 +4,7 @@
 //! (`bus`, kept durable by `queue`), the order saga (`saga`) and application variables
 //! (`settings`). Components stay thin adapters around the `domain` crate.
 
+pub mod access;
 pub mod bus;
 pub mod faults;
 pub mod ledger;
@@ -11,6 +12,7 @@ pub mod notify;
 pub mod orders;
 pub mod queue;
 pub mod redis;
+pub mod router;
 pub mod saga;
 pub mod settings;
 pub mod stations;

@@ -21,13 +21,14 @@ pub fn json_text(status: u16, body: String) -> Response {
         .build()
 }
 
-/// An RFC 9457 problem answer; a 405 also carries `Allow`.
+/// An RFC 9457 problem answer; a 401 also says how to authenticate (RFC 6750).
 pub fn problem(p: &Problem) -> Response {
-    Response::builder()
-        .status(p.status)
-        .header("content-type", PROBLEM_JSON)
-        .body(p.to_json())
-        .build()
+    let mut resp = Response::builder();
+    resp.status(p.status).header("content-type", PROBLEM_JSON);
+    if p.status == 401 {
+        resp.header("www-authenticate", "Bearer realm=\"coffeeshop\"");
+    }
+    resp.body(p.to_json()).build()
 }
 
 /// 405 with the `Allow` header listing what the route accepts.
@@ -39,17 +40,6 @@ pub fn method_not_allowed(method: &Method, allowed: &str) -> Response {
         .header("allow", allowed)
         .body(p.to_json())
         .build()
-}
-
-/// The liveness answer every HTTP component gives at its `.../health` path (GET only).
-pub fn health(method: &Method, component: &str) -> Response {
-    if *method != Method::Get {
-        return method_not_allowed(method, "GET");
-    }
-    json(
-        200,
-        &serde_json::json!({ "status": "ok", "component": component }),
-    )
 }
 
 /// The body of a JSON request: 415 unless the content type is JSON, 413 above `limit` bytes.
@@ -119,13 +109,4 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The answer of a handler: its response, or on an unexpected error (store or network down)
-/// a logged 500 problem saying `what_happened` to the client.
-pub fn respond(component: &str, result: anyhow::Result<Response>, what_happened: &str) -> Response {
-    result.unwrap_or_else(|e| {
-        eprintln!("{component}: {e:#}");
-        problem(&Problem::internal(what_happened))
-    })
 }
