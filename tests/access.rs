@@ -108,8 +108,22 @@ fn assert_problem(r: &Reply, status: u16, what: &str) {
     );
 }
 
-/// Everything a refused request could have changed, read as `root`.
+/// Everything a refused request could have changed, read as `root` once every event sent
+/// so far is handled (so that only a request under test can change it).
 fn fingerprint(shop: &Shop, ids: &[&str]) -> Value {
+    let start = Instant::now();
+    while shop.get("/v1/api/events/queues").json()["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["unacknowledged"] != 0)
+    {
+        assert!(
+            start.elapsed() < SOON,
+            "events still waiting after {SOON:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let orders: Vec<Value> = ids
         .iter()
         .map(|id| {
@@ -139,11 +153,13 @@ fn place(shop: &Shop, barista: Value, kitchen: Value) -> String {
         .to_owned()
 }
 
-/// The open line of `order` on `station`, once the station has accepted it.
+/// The open line of `order` on `station`, once the station has accepted it and the counter
+/// has heard so (the order is IN_PROGRESS).
 fn open_line(shop: &Shop, station: &str, order: &str) -> String {
     let start = Instant::now();
     loop {
         if let Some(t) = shop.queue(station).iter().find(|t| t["orderId"] == order) {
+            shop.wait_for_status(order, "IN_PROGRESS", SOON);
             return t["lineId"].as_str().unwrap().to_owned();
         }
         assert!(
@@ -427,8 +443,10 @@ fn customers_need_no_credential() {
     );
 }
 
-/// A request written by hand, so that its `Host` header is exactly `host`.
-fn raw(shop: &Shop, method: &str, path: &str, host: &str) -> u16 {
+/// A request written by hand, so that its `Host` header is exactly `host`; its status, or
+/// `None` when the connection closed without an answer (real Spin does that for a `Host`
+/// that is not a URI authority).
+fn raw(shop: &Shop, method: &str, path: &str, host: &str) -> Option<u16> {
     let mut stream = std::net::TcpStream::connect(shop.host.addr).unwrap();
     stream.set_read_timeout(Some(SOON)).unwrap();
     let request = format!(
@@ -439,10 +457,12 @@ fn raw(shop: &Shop, method: &str, path: &str, host: &str) -> u16 {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer);
-    text.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"))
+    if text.is_empty() {
+        return None;
+    }
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok());
+    assert!(status.is_some(), "no status line in {text:?}");
+    status
 }
 
 #[test]
@@ -482,8 +502,8 @@ fn forged_host_headers_reach_no_guarded_handler() {
             ] {
                 let status = raw(&shop, method, path, &host);
                 assert!(
-                    !(200..300).contains(&status) && status != 500,
-                    "{method} {path} with Host {host:?} answered {status}"
+                    status.is_none_or(|s| !(200..300).contains(&s) && s != 500),
+                    "{method} {path} with Host {host:?} answered {status:?}"
                 );
             }
         }

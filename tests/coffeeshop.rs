@@ -502,10 +502,18 @@ fn idempotency_key_returns_the_first_answer() {
     let other = order_request(json!([{ "itemType": 5 }]), json!([])).to_string();
     assert_eq!(post("order-1", &other).status, 422);
     assert_eq!(shop.get("/v1/api/fulfillment-orders").json()["total"], 1);
+    // Keys are the member's own: another member's same key is another order.
+    let mut stranger = order_request(json!([{ "itemType": 0 }]), json!([]));
+    stranger["loyaltyMemberId"] = json!("0c4f6a3e-7b1d-4e2a-9f8c-3d5b7a9e1c20");
+    let theirs = post("order-1", &stranger.to_string());
+    assert_eq!(theirs.status, 202, "{}", theirs.body);
+    assert_ne!(theirs.json()["id"], first.json()["id"]);
+    assert_eq!(shop.get("/v1/api/fulfillment-orders").json()["total"], 2);
     // The key is remembered for a day, then forgotten (Redis expires it).
+    let member = first.json()["loyaltyMemberId"].as_str().unwrap().to_owned();
     let ttl: u64 = shop
         .redis
-        .command(&["TTL", "idempotency:order-1"])
+        .command(&["TTL", &format!("idempotency:{member}:order-1")])
         .unwrap()
         .trim_start_matches(':')
         .parse()

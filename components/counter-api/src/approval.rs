@@ -10,7 +10,7 @@ use platform::router::{Call, Reply};
 use platform::web;
 use serde::Deserialize;
 
-const MAX_BODY: usize = 4 * 1024;
+pub const MAX_BODY: usize = 4 * 1024;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -32,7 +32,7 @@ fn parse(body: &[u8]) -> Result<Decision, Problem> {
 
 pub fn decide(call: &Call) -> Reply {
     let manager = call.require(&[Role::Manager])?.name.clone();
-    let decision = parse(web::json_body(call.req, MAX_BODY)?)?;
+    let decision = parse(web::json_body(call.req)?)?;
     let now = clock::now_rfc3339();
     crate::step_then_drive(call.param("id"), |order| {
         if decision.approved {

@@ -6,7 +6,9 @@
 //! stored, the claim would block the key forever; so a claim older than `CLAIM_LEASE` without
 //! an order may be taken over by a retry, which places the order under the same id (the stock
 //! reservation, kept per order id, is then reused rather than taken twice). A key is
-//! remembered for `RETENTION` (24 h); a request after that is a new order.
+//! remembered for `RETENTION` (24 h); a request after that is a new order. Keys are scoped to
+//! the loyalty member, as payment APIs scope them to the account: two members who happen to
+//! pick the same key place two orders, and neither can replay the other's.
 
 use domain::problem::Problem;
 use domain::Order;
@@ -56,9 +58,9 @@ pub enum Claim {
     Replay(Order),
 }
 
-/// Claims the request's key, or refuses it (malformed, used with another body, or a request
-/// with it still in progress).
-pub fn claim(store: &Store, req: &Request, body: &[u8]) -> Result<Claim, Failure> {
+/// Claims the request's key for `member`, or refuses it (malformed, used with another body,
+/// or a request with it still in progress).
+pub fn claim(store: &Store, req: &Request, member: &str, body: &[u8]) -> Result<Claim, Failure> {
     let Some(key) = req.header("idempotency-key").and_then(|v| v.as_str()) else {
         return Ok(Claim::Fresh(Held {
             key: None,
@@ -72,7 +74,7 @@ pub fn claim(store: &Store, req: &Request, body: &[u8]) -> Result<Claim, Failure
         .into());
     }
     let request = String::from_utf8_lossy(body).into_owned();
-    let record_key = format!("idempotency:{key}");
+    let record_key = format!("idempotency:{member}:{key}");
     let now = domain::clock::now_rfc3339();
     let fresh = Record {
         request: request.clone(),

@@ -19,17 +19,22 @@ use platform::router::{
 use platform::stock::Stock;
 use platform::store::Store;
 use platform::{faults, orders, saga, stations, web};
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
 const ROUTES: &[Route] = &[
     Route::get("/v1/api/counter/health", ANYONE, router::health),
-    Route::post("/v1/api/orders", ANYONE, place),
+    Route::post_with_body("/v1/api/orders", ANYONE, place, MAX_BODY_BYTES),
     Route::get("/v1/api/orders/{id}", ANYONE, show),
     // The order id is the customer's capability: whoever holds it may cancel.
     Route::post("/v1/api/orders/{id}/cancel", ANYONE, cancel),
     Route::post("/v1/api/orders/{id}/pickup", STAFF, pickup),
-    Route::post("/v1/api/orders/{id}/approve", MANAGER, approval::decide),
+    Route::post_with_body(
+        "/v1/api/orders/{id}/approve",
+        MANAGER,
+        approval::decide,
+        approval::MAX_BODY,
+    ),
     Route::post("/v1/api/orders/sweep", OPERATOR, sweep),
     Route::get("/v1/api/fulfillment-orders", STAFF, listing::list),
     // Anyone may follow one order (`?orderId=`); the whole feed is for staff (checked there).
@@ -38,13 +43,14 @@ const ROUTES: &[Route] = &[
 ];
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: IncomingRequest) -> Response {
     router::serve(
         "counter-api",
         ROUTES,
-        &req,
+        req,
         "the counter could not complete the request; the order keeps its last recorded step and it is safe to retry",
     )
+    .await
 }
 
 /// GET /v1/api/me: the signed-in caller's name and roles (the page shows them).
@@ -63,10 +69,10 @@ fn order_response(status: u16, order: &domain::Order) -> Response {
 
 /// POST /v1/api/orders: validate, price, store, then publish (state first, then events).
 fn place(call: &Call) -> Reply {
-    let body = web::json_body(call.req, MAX_BODY_BYTES)?;
+    let body = web::json_body(call.req)?;
     let request = parse_place_order(body)?;
     let store = Store::open()?;
-    let claim = match idempotency::claim(&store, call.req, body)? {
+    let claim = match idempotency::claim(&store, call.req, &request.loyalty_member_id, body)? {
         idempotency::Claim::Fresh(claim) => claim,
         idempotency::Claim::Replay(order) => return Ok(placed_response(&order)),
     };

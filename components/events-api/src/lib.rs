@@ -7,7 +7,7 @@ use domain::problem::{shown, Problem};
 use platform::queue::Queue;
 use platform::router::{self, Call, Reply, Route, ANYONE, OPERATOR};
 use platform::web;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -21,13 +21,14 @@ const ROUTES: &[Route] = &[
 ];
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: IncomingRequest) -> Response {
     router::serve(
         "events-api",
         ROUTES,
-        &req,
+        req,
         "the event queues could not be reached; nothing was changed and it is safe to retry",
     )
+    .await
 }
 
 /// GET /v1/api/events/queues: unacknowledged and in-flight events per channel.

@@ -8,10 +8,8 @@ use platform::router::{self, Call, Reply, Route, ANYONE, OPERATOR};
 use platform::stock::Stock;
 use platform::web;
 use serde::Deserialize;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
-
-const MAX_BODY: usize = 16 * 1024;
 
 /// Stock levels are for the shop's people; changing them is for operators.
 const STOCK_READERS: router::Access = router::Access::Roles(&[
@@ -28,13 +26,14 @@ const ROUTES: &[Route] = &[
 ];
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: IncomingRequest) -> Response {
     router::serve(
         "inventory-api",
         ROUTES,
-        &req,
+        req,
         "inventory is unavailable; nothing was changed",
     )
+    .await
 }
 
 /// GET /v1/api/inventory: every item type's available and reserved units.
@@ -99,7 +98,7 @@ fn restock(call: &Call) -> Reply {
         stock.set_all(domain::inventory::DEFAULT_LEVEL)?;
         return answer_levels(&stock);
     }
-    let body = web::json_body(req, MAX_BODY)?;
+    let body = web::json_body(req)?;
     let wanted: Restock = serde_json::from_slice(body).map_err(|e| {
         Problem::bad_request(format!(
             "restock body must be {{ \"levels\": [{{ \"itemType\": <number or name>, \"quantity\": <0..> }}] }}: {}",

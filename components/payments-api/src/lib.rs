@@ -6,7 +6,7 @@ use domain::problem::{shown, Problem};
 use platform::router::{self, Call, Reply, Route, ANYONE, OPERATOR};
 use platform::store::Store;
 use platform::{ledger, web};
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
 const ROUTES: &[Route] = &[
@@ -15,13 +15,14 @@ const ROUTES: &[Route] = &[
 ];
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: IncomingRequest) -> Response {
     router::serve(
         "payments-api",
         ROUTES,
-        &req,
+        req,
         "payments are unavailable; nothing was charged",
     )
+    .await
 }
 
 /// GET /v1/api/payments/{orderId}: the order's charge, refund and declined attempts.

@@ -4,7 +4,7 @@
 use domain::catalog;
 use platform::router::{self, Call, Reply, Route, ANYONE};
 use platform::web;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
 const ROUTES: &[Route] = &[
@@ -19,8 +19,8 @@ const ROUTES: &[Route] = &[
 ];
 
 #[http_component]
-fn handle(req: Request) -> Response {
-    router::serve("product-api", ROUTES, &req, "the catalog is unavailable")
+async fn handle(req: IncomingRequest) -> Response {
+    router::serve("product-api", ROUTES, req, "the catalog is unavailable").await
 }
 
 fn all(_: &Call) -> Reply {

@@ -6,7 +6,7 @@ use platform::router::{self, Call, Reply, Route, ANYONE, STAFF};
 use platform::stations::{self, NotCompleted};
 use platform::store::Store;
 use platform::web;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
 /// `{station}` is this component's station (Spin routes `/v1/api/barista/...` to barista-api).
@@ -17,13 +17,14 @@ const ROUTES: &[Route] = &[
 ];
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: IncomingRequest) -> Response {
     router::serve(
         "station-api",
         ROUTES,
-        &req,
+        req,
         "the station could not complete the request; it is safe to retry",
     )
+    .await
 }
 
 /// This component's station, if the path names it.

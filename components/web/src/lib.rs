@@ -12,7 +12,7 @@ mod handler {
     use crate::files::{self, PathError};
     use domain::problem::{shown, Problem};
     use platform::router::{self, Call, Reply, Route, ANYONE};
-    use spin_sdk::http::{Method, Request, Response};
+    use spin_sdk::http::{IncomingRequest, Method, Response};
     use spin_sdk::http_component;
 
     /// The page and its files are for anyone.
@@ -38,15 +38,20 @@ mod handler {
     ];
 
     #[http_component]
-    fn handle(req: Request) -> Response {
-        let mut answer = router::serve("web", ROUTES, &req, "the page could not be served");
+    async fn handle(req: IncomingRequest) -> Response {
+        let head = incoming_is_head(&req);
+        let mut answer = router::serve("web", ROUTES, req, "the page could not be served").await;
         for (name, value) in SECURITY_HEADERS {
             answer.set_header(*name, *value);
         }
-        if *req.method() == Method::Head {
+        if head {
             answer.body_mut().clear();
         }
         answer
+    }
+
+    fn incoming_is_head(req: &IncomingRequest) -> bool {
+        matches!(req.method(), Method::Head)
     }
 
     fn serve(call: &Call) -> Reply {

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod events;
 pub mod inventory;
 pub mod item_type;
+pub mod json_body;
 pub mod order;
 pub mod order_request;
 pub mod payments;

@@ -2,14 +2,17 @@
 //!
 //! From the table alone come 404 (no pattern matches), 405 with `Allow` (the path matches
 //! but not the method), 401 with `WWW-Authenticate: Bearer` (a guarded route without a known
-//! token) and 403 (a known token without the role), so a new route cannot forget any of them.
+//! token), 403 (a known token without the role) and 413 (a body over the route's limit, by
+//! its `Content-Length` before reading, or cut off while it streams), so a new route cannot
+//! forget any of them. Nothing of a body is read before the caller is admitted.
 //! Handlers return [`Reply`] and use `?` on both kinds of error: a [`Problem`] is the client's
 //! to fix; anything else is logged with an id and answered with a 500 problem naming that id.
 
 use std::cell::OnceCell;
 
 use domain::problem::Problem;
-use spin_sdk::http::{Method, Request, Response};
+use futures::StreamExt;
+use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 
 use crate::access::{self, Credentials, Principal, Role};
 use crate::web;
@@ -63,6 +66,9 @@ pub const STAFF: Access = Access::Roles(&[Role::Staff, Role::Manager]);
 pub const MANAGER: Access = Access::Roles(&[Role::Manager]);
 pub const OPERATOR: Access = Access::Roles(&[Role::Operator]);
 
+/// The largest request body a route takes unless it says otherwise.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+
 pub struct Route {
     pub method: Method,
     /// Segments separated by `/`: literal, `{name}` (one segment, percent-decoded) or a
@@ -70,15 +76,34 @@ pub struct Route {
     pub path: &'static str,
     pub access: Access,
     pub handler: fn(&Call) -> Reply,
+    /// The most bytes of request body the route reads.
+    pub body_limit: usize,
 }
 
 impl Route {
+    /// A POST whose body may be up to `body_limit` bytes.
+    pub const fn post_with_body(
+        path: &'static str,
+        access: Access,
+        handler: fn(&Call) -> Reply,
+        body_limit: usize,
+    ) -> Self {
+        Route {
+            method: Method::Post,
+            path,
+            access,
+            handler,
+            body_limit,
+        }
+    }
+
     pub const fn get(path: &'static str, access: Access, handler: fn(&Call) -> Reply) -> Self {
         Route {
             method: Method::Get,
             path,
             access,
             handler,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
     }
 
@@ -88,6 +113,7 @@ impl Route {
             path,
             access,
             handler,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
     }
 
@@ -97,6 +123,7 @@ impl Route {
             path,
             access,
             handler,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
     }
 
@@ -106,6 +133,7 @@ impl Route {
             path,
             access,
             handler,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
     }
 }
@@ -191,15 +219,21 @@ fn credentials() -> Credentials {
     Credentials::parse(&lists)
 }
 
-/// Answers `req` from `routes`. `unavailable` is the sentence a 500 tells the client (what
-/// did or did not happen, whether a retry is safe); the cause goes only to the log.
-pub fn serve(
+/// Answers `incoming` from `routes`. `unavailable` is the sentence a 500 tells the client
+/// (what did or did not happen, whether a retry is safe); the cause goes only to the log.
+pub async fn serve(
     component: &'static str,
     routes: &[Route],
-    req: &Request,
+    incoming: IncomingRequest,
     unavailable: &str,
 ) -> Response {
-    let segments = web::segments(req);
+    // Everything but the body, which is read only once the route and the caller are known.
+    let mut req = Request::builder()
+        .method(incoming.method())
+        .uri(incoming.uri())
+        .headers(incoming.headers())
+        .build();
+    let segments = web::segments(&req);
     let matching = best_matches(routes, &segments);
     if matching.is_empty() {
         return web::problem(&Problem::not_found(format!(
@@ -221,17 +255,31 @@ pub fn serve(
         }
         return web::method_not_allowed(req.method(), &allowed.join(", "));
     };
-    let call = Call {
-        req,
-        component,
-        params,
-        caller: OnceCell::new(),
-    };
+    let caller = OnceCell::new();
     if let Access::Roles(roles) = route.access {
-        if let Err(p) = call.require(roles) {
-            return web::problem(&p);
+        let admitted = Call {
+            req: &req,
+            component,
+            params: Vec::new(),
+            caller: OnceCell::new(),
+        };
+        match admitted.require(roles) {
+            Ok(principal) => {
+                let _ = caller.set(Some(principal.clone()));
+            }
+            Err(p) => return web::problem(&p),
         }
     }
+    match read_body(incoming, route.body_limit).await {
+        Ok(body) => *req.body_mut() = body,
+        Err(answer) => return answer,
+    }
+    let call = Call {
+        req: &req,
+        component,
+        params,
+        caller,
+    };
     match (route.handler)(&call) {
         Ok(response) => response,
         Err(Failure::Refused(p)) => web::problem(&p),
@@ -245,6 +293,34 @@ pub fn serve(
             web::problem(&Problem::internal(unavailable).with_instance(instance))
         }
     }
+}
+
+/// The request body, at most `limit` bytes: a larger `Content-Length` is refused before
+/// anything is read, and a body that streams past the limit is cut off there.
+async fn read_body(incoming: IncomingRequest, limit: usize) -> Result<Vec<u8>, Response> {
+    let too_large = || web::problem(&Problem::payload_too_large(limit));
+    let declared = incoming
+        .headers()
+        .get("content-length")
+        .first()
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    let mut stream = incoming.into_body_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            web::problem(&Problem::bad_request(
+                "the request body could not be read to its end (the connection broke off)",
+            ))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A route's path parameters, in pattern order.

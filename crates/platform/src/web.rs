@@ -1,5 +1,6 @@
 //! HTTP answers and request checks shared by the HTTP components.
 
+use domain::json_body::{check_unique_keys, BodyError};
 use domain::problem::{FieldError, Problem, CONTENT_TYPE as PROBLEM_JSON};
 use serde::Serialize;
 use spin_sdk::http::{Method, Request, Response};
@@ -42,21 +43,28 @@ pub fn method_not_allowed(method: &Method, allowed: &str) -> Response {
         .build()
 }
 
-/// The body of a JSON request: 415 unless the content type is JSON, 413 above `limit` bytes.
-pub fn json_body(req: &Request, limit: usize) -> Result<&[u8], Problem> {
+/// The body of a JSON request (its size is bounded by the route, see `router`): 415 unless
+/// the content type is `application/json`, 400 when an object repeats a key. A body that is
+/// not JSON at all is left to the route's parser, which says what it expected.
+pub fn json_body(req: &Request) -> Result<&[u8], Problem> {
     let content_type = req
         .header("content-type")
         .and_then(|v| v.as_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
     let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if essence != "application/json" && !essence.ends_with("+json") {
+    if essence != "application/json" {
         let shown = if essence.is_empty() { "none" } else { essence };
-        return Err(Problem::unsupported_media_type(shown));
+        return Err(Problem::unsupported_media_type(&domain::problem::shown(
+            shown,
+        )));
     }
     let body = req.body();
-    if body.len() > limit {
-        return Err(Problem::payload_too_large(limit));
+    if let Err(BodyError::DuplicateKey { pointer }) = check_unique_keys(body) {
+        return Err(Problem::invalid_fields(vec![FieldError::new(
+            domain::problem::shown(&pointer),
+            "this key is given more than once; send each key once",
+        )]));
     }
     Ok(body)
 }

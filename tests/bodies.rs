@@ -1,0 +1,212 @@
+//! Request bodies as the shop reads them: a body over a route's limit is refused with 413 by
+//! its `Content-Length` before it is sent, and cut off at the limit while it streams; only
+//! `application/json` is JSON; a key given twice is refused; error details repeat at most
+//! 200 characters of what the client sent. None of it changes anything, and the shop keeps
+//! answering.
+
+use coffeeshop_tests::{order_request, Shop, OPERATOR_TOKEN};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use test_support::Reply;
+
+const ORDERS: &str = "/v1/api/orders";
+
+/// Writes `head` (a request without its body), then `body_chunks` as a chunked body from
+/// another thread (the shop may stop reading and close: write errors are expected), and
+/// returns the status line's code and the whole answer.
+fn raw(shop: &Shop, head: &str, body_chunks: Option<(usize, usize)>) -> (u16, String) {
+    let mut stream = TcpStream::connect(shop.host.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let writer = body_chunks.map(|(size, count)| {
+        let mut out = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let chunk = vec![b' '; size];
+            for _ in 0..count {
+                let sent = write!(out, "{size:x}\r\n")
+                    .and_then(|()| out.write_all(&chunk))
+                    .and_then(|()| out.write_all(b"\r\n"));
+                if sent.is_err() {
+                    return;
+                }
+            }
+            let _ = out.write_all(b"0\r\n\r\n");
+        })
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the head and a problem body are in (the connection may stay open).
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+            break;
+        }
+    }
+    drop(stream);
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    (status, text)
+}
+
+fn orders_stored(shop: &Shop) -> Value {
+    shop.get("/v1/api/fulfillment-orders").json()["total"].clone()
+}
+
+fn assert_still_answers(shop: &Shop) {
+    let placed = shop.post_json(
+        ORDERS,
+        &order_request(json!([{ "itemType": 0 }]), json!([])),
+    );
+    assert_eq!(
+        placed.status, 202,
+        "the shop still takes orders: {}",
+        placed.body
+    );
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_by_its_length_before_it_is_sent() {
+    let shop = Shop::start(&[]);
+    let stock = shop.get("/v1/api/inventory").json();
+    // 100 MB announced, nothing sent: the answer must not wait for the body.
+    let (status, answer) = raw(
+        &shop,
+        &format!(
+            "POST {ORDERS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: 104857600\r\n\r\n"
+        ),
+        None,
+    );
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains("65536 bytes"), "names the limit: {answer}");
+    // A smaller route limit: restock takes 16 KiB (and the operator is admitted first).
+    let (status, answer) = raw(
+        &shop,
+        &format!(
+            "POST /v1/api/inventory/restock HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Authorization: Bearer {OPERATOR_TOKEN}\r\nContent-Type: application/json\r\n\
+             Content-Length: 20000\r\n\r\n"
+        ),
+        None,
+    );
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(orders_stored(&shop), 0);
+    assert_eq!(
+        shop.get("/v1/api/inventory").json(),
+        stock,
+        "stock unchanged"
+    );
+    assert_still_answers(&shop);
+}
+
+#[test]
+fn a_streamed_body_is_cut_off_at_the_limit() {
+    let shop = Shop::start(&[]);
+    // 8 MiB in 64 KiB chunks, with no length announced.
+    let (status, answer) = raw(
+        &shop,
+        &format!(
+            "POST {ORDERS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\n\r\n"
+        ),
+        Some((64 * 1024, 128)),
+    );
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert_eq!(orders_stored(&shop), 0);
+    assert_still_answers(&shop);
+}
+
+fn post(shop: &Shop, path: &str, content_type: &str, body: &str) -> Reply {
+    shop.request(
+        "POST",
+        path,
+        &[("content-type", content_type)],
+        Some(body.as_bytes()),
+    )
+}
+
+#[test]
+fn a_key_given_twice_is_refused_with_its_pointer() {
+    let shop = Shop::start(&[]);
+    let body = r#"{"commandType":0,"orderSource":0,"location":0,
+        "loyaltyMemberId":"5b3a2e3c-1d2f-4a5b-9c8d-7e6f5a4b3c2d",
+        "baristaItems":[{"itemType":1,"itemType":99}],"kitchenItems":[]}"#;
+    let r = post(&shop, ORDERS, "application/json", body);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["errors"][0]["pointer"], "/baristaItems/0/itemType");
+    let r = post(
+        &shop,
+        "/v1/api/inventory/restock",
+        "application/json",
+        r#"{"levels":[],"levels":[{"itemType":1,"quantity":0}]}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["errors"][0]["pointer"], "/levels");
+    assert_eq!(orders_stored(&shop), 0);
+    assert_ne!(shop.stock(1).0, 0, "the restock did not happen");
+}
+
+#[test]
+fn only_application_json_is_json() {
+    let shop = Shop::start(&[]);
+    let body = order_request(json!([{ "itemType": 0 }]), json!([])).to_string();
+    for refused in [
+        "application/vnd.other+json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+    ] {
+        let r = post(&shop, ORDERS, refused, &body);
+        assert_eq!(r.status, 415, "{refused}: {}", r.body);
+    }
+    assert_eq!(orders_stored(&shop), 0);
+    let r = post(&shop, ORDERS, "Application/JSON; charset=utf-8", &body);
+    assert_eq!(r.status, 202, "{}", r.body);
+}
+
+#[test]
+fn error_details_repeat_at_most_200_characters_of_input() {
+    let shop = Shop::start(&[]);
+    let long = "x".repeat(1000);
+    for (reply, what) in [
+        (shop.get(&format!("/v1/api/orders/{long}")), "order id"),
+        (
+            shop.get(&format!("/v1/api/fulfillment-orders?status={long}")),
+            "status",
+        ),
+        (
+            shop.get(&format!("/v1/api/items-by-types/{long}")),
+            "item types",
+        ),
+        (shop.get(&format!("/v1/api/payments/{long}")), "payment"),
+        (shop.get(&format!("/v1/api/nothing-here/{long}")), "path"),
+        (
+            post(&shop, ORDERS, &format!("text/{long}"), "{}"),
+            "content type",
+        ),
+    ] {
+        assert!(reply.status >= 400, "{what}: {}", reply.status);
+        let detail = reply.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            !detail.contains(&"x".repeat(201)),
+            "{what}: more than 200 characters echoed: {detail}"
+        );
+        assert!(detail.len() < 600, "{what}: {} characters", detail.len());
+    }
+}
