@@ -4,63 +4,14 @@
 //! 200 characters of what the client sent. None of it changes anything, and the shop keeps
 //! answering.
 
-use coffeeshop_tests::{order_request, Shop, OPERATOR_TOKEN};
+use coffeeshop_tests::{order_request, RawBody, Shop, OPERATOR_TOKEN};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 use test_support::Reply;
 
 const ORDERS: &str = "/v1/api/orders";
 
-/// Writes `head` (a request without its body), then `body_chunks` as a chunked body from
-/// another thread (the shop may stop reading and close: write errors are expected), and
-/// returns the status line's code and the whole answer.
-fn raw(shop: &Shop, head: &str, body_chunks: Option<(usize, usize)>) -> (u16, String) {
-    let mut stream = TcpStream::connect(shop.host.addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    let writer = body_chunks.map(|(size, count)| {
-        let mut out = stream.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let chunk = vec![b' '; size];
-            for _ in 0..count {
-                let sent = write!(out, "{size:x}\r\n")
-                    .and_then(|()| out.write_all(&chunk))
-                    .and_then(|()| out.write_all(b"\r\n"));
-                if sent.is_err() {
-                    return;
-                }
-            }
-            let _ = out.write_all(b"0\r\n\r\n");
-        })
-    });
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    // Read until the head and a problem body are in (the connection may stay open).
-    while let Ok(n) = stream.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        answer.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&answer);
-        if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
-            break;
-        }
-    }
-    drop(stream);
-    if let Some(w) = writer {
-        let _ = w.join();
-    }
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    (status, text)
+fn raw(shop: &Shop, head: &str, body: RawBody) -> (u16, String) {
+    coffeeshop_tests::raw_exchange(shop.host.addr, head, body)
 }
 
 fn orders_stored(shop: &Shop) -> Value {
@@ -90,7 +41,7 @@ fn a_body_over_the_limit_is_refused_by_its_length_before_it_is_sent() {
             "POST {ORDERS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
              Content-Length: 104857600\r\n\r\n"
         ),
-        None,
+        RawBody::None,
     );
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");
@@ -103,7 +54,7 @@ fn a_body_over_the_limit_is_refused_by_its_length_before_it_is_sent() {
              Authorization: Bearer {OPERATOR_TOKEN}\r\nContent-Type: application/json\r\n\
              Content-Length: 20000\r\n\r\n"
         ),
-        None,
+        RawBody::None,
     );
     assert_eq!(status, 413, "{answer}");
     assert_eq!(orders_stored(&shop), 0);
@@ -125,7 +76,10 @@ fn a_streamed_body_is_cut_off_at_the_limit() {
             "POST {ORDERS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
              Transfer-Encoding: chunked\r\n\r\n"
         ),
-        Some((64 * 1024, 128)),
+        RawBody::Chunked {
+            size: 64 * 1024,
+            count: 128,
+        },
     );
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");

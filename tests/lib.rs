@@ -3,6 +3,8 @@
 //! `redis-server`, real HTTP.
 
 use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -348,4 +350,65 @@ pub fn timeline_events(order: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["event"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The body `raw_exchange` sends after the head.
+pub enum RawBody {
+    None,
+    /// These bytes, as they are (the head announces their length).
+    Fixed(Vec<u8>),
+    /// `count` chunks of `size` bytes in chunked encoding.
+    Chunked {
+        size: usize,
+        count: usize,
+    },
+}
+
+/// Writes `head` (a request up to its blank line), then `body` from another thread (the shop
+/// may answer and stop reading before the body ends: write errors are expected), and returns
+/// the status and the answer as read until its problem body ends or the connection closes.
+pub fn raw_exchange(addr: SocketAddr, head: &str, body: RawBody) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut out = stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = match body {
+            RawBody::None => Ok(()),
+            RawBody::Fixed(bytes) => out.write_all(&bytes),
+            RawBody::Chunked { size, count } => {
+                let chunk = vec![b' '; size];
+                (0..count)
+                    .try_for_each(|_| {
+                        write!(out, "{size:x}\r\n")?;
+                        out.write_all(&chunk)?;
+                        out.write_all(b"\r\n")
+                    })
+                    .and_then(|()| out.write_all(b"0\r\n\r\n"))
+            }
+        };
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+            break;
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = writer.join();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    (status, text)
 }
