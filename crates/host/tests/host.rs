@@ -173,6 +173,76 @@ fn routes_and_spin_headers_follow_spin() {
     assert_eq!(get(&app.host.url("/probe/status/418")).unwrap().status, 418);
 }
 
+/// One request written byte for byte; its status and body (`None` if the connection closed
+/// without an answer).
+fn raw(app: &Running, request: &[u8]) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(app.host.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Some((status, body))
+}
+
+#[test]
+fn forged_authorities_are_refused_and_forged_spin_headers_dropped() {
+    let app = start(&[], &[]);
+    let get = |target: &str, host: &[u8], extra: &str| {
+        let mut request = format!("GET {target} HTTP/1.1\r\nHost: ").into_bytes();
+        request.extend_from_slice(host);
+        request.extend_from_slice(format!("\r\n{extra}Connection: close\r\n\r\n").as_bytes());
+        raw(&app, &request)
+    };
+    for host in [
+        &b"x/probe/headers/smuggled?"[..],
+        b"x/probe/headers/smuggled#",
+        b"x y",
+        b"x\xff",
+        b"self",
+        b"counter-api.spin.internal",
+        b"PROBE.SPIN.INTERNAL",
+    ] {
+        let answer = get("/probe/headers/a", host, "");
+        assert_eq!(
+            answer.as_ref().map(|a| a.0),
+            Some(400),
+            "Host {:?}: {answer:?}",
+            String::from_utf8_lossy(host)
+        );
+    }
+    // An absolute-form target must agree with Host.
+    let addr = app.host.addr.to_string();
+    let absolute = format!("http://{addr}/probe/headers/a");
+    assert_eq!(get(&absolute, b"elsewhere:1", "").map(|a| a.0), Some(400));
+    assert_eq!(get(&absolute, addr.as_bytes(), "").map(|a| a.0), Some(200));
+    // Headers posing as the host's own never reach the component.
+    let forged = "spin-path-info: /forged\r\nspin-full-url: http://evil/\r\n\
+                  spin-path-match-id: 9\r\nspin-client-addr: 10.0.0.1:1\r\n";
+    let (status, body) = get("/probe/headers/a", addr.as_bytes(), forged).unwrap();
+    assert_eq!(status, 200, "{body}");
+    // The body may be chunked: the JSON is between its first `{` and last `}`.
+    let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+    let seen: serde_json::Value = serde_json::from_str(json).unwrap();
+    let h = &seen["headers"];
+    assert_eq!(h["spin-path-info"], "/headers/a");
+    assert_eq!(h["spin-full-url"], format!("http://{addr}/probe/headers/a"));
+    assert!(h.get("spin-path-match-id").is_none(), "{h}");
+    assert!(h["spin-client-addr"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    assert_eq!(seen["path"], "/probe/headers/a");
+}
+
 #[test]
 fn request_and_response_bodies_stream_through() {
     let app = start(&[], &[]);

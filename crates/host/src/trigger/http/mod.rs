@@ -1,5 +1,6 @@
 //! The HTTP trigger: Spin's routing and `spin-*` headers, a fresh instance per request.
 
+pub mod inbound;
 pub mod routing;
 
 use crate::app::App;
@@ -79,13 +80,24 @@ where
     let Some(route) = app.router.route(req.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "Not Found");
     };
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_string();
-    match call(app, route, req, &host, Some(client)).await {
+    let (mut parts, body) = req.into_parts();
+    let authority =
+        match inbound::authority(parts.uri.authority(), parts.headers.get(http::header::HOST)) {
+            Ok(a) => a,
+            Err(why) => {
+                tracing::debug!("refused a request from {client}: {why}");
+                return plain(StatusCode::BAD_REQUEST, "Bad Request");
+            }
+        };
+    inbound::strip_host_set_headers(&mut parts.headers);
+    // wasi:http takes the authority from the URI: make it the one just checked.
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = match http::Uri::try_from(format!("http://{authority}{target}")) {
+        Ok(uri) => uri,
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
+    };
+    let req = Request::from_parts(parts, body);
+    match call(app, route, req, authority.as_str(), Some(client)).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::error!("{e:#}");
