@@ -1,10 +1,11 @@
-//! The web page end to end: the `web` component serving `web/` at `/`, and the page driven in
-//! Debian's chromium by `tests/browser/order.spec.mjs` (node + playwright-core), against a
-//! shop started as every end-to-end test starts it.
+//! The web page end to end: the `web` component serving `web/` at `/` (with its security
+//! headers), and the page driven in Debian's chromium by `tests/browser/order.spec.mjs` (node +
+//! playwright-core), against a shop started as every end-to-end test starts it: a customer
+//! signed out, then staff and a manager signed in with the test tokens of `tests/lib.rs`.
 //!
 //! Needs `node`/`npm` and `/usr/bin/chromium` (`scripts/setup.sh` installs them).
 
-use coffeeshop_tests::Shop;
+use coffeeshop_tests::{Shop, MANAGER_TOKEN, STAFF_TOKEN};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -52,6 +53,24 @@ fn the_web_component_serves_the_page_and_nothing_else() {
     }
     assert!(shop.get("/").body.contains("<title>Coffeeshop</title>"));
 
+    // The page runs under a strict policy: its own scripts and styles only, never framed.
+    let page = shop.get("/");
+    let csp = page
+        .header("content-security-policy")
+        .expect("`/` carries a Content-Security-Policy");
+    for directive in [
+        "script-src 'self'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+
     // The API routes stay with their components: `/...` only catches what nothing else does.
     let menu = shop.get("/v1/api/item-types");
     assert_eq!(menu.status, 200);
@@ -89,7 +108,7 @@ fn the_web_component_serves_the_page_and_nothing_else() {
 }
 
 #[test]
-fn a_customer_orders_on_the_page_and_picks_up() {
+fn a_customer_orders_on_the_page_and_staff_hand_it_over() {
     let root = test_support::workspace_root();
     let dir = root.join("tests/browser");
     assert!(
@@ -113,6 +132,8 @@ fn a_customer_orders_on_the_page_and_picks_up() {
         Command::new("node")
             .args(["--test", "tests/browser/order.spec.mjs"])
             .env("COFFEESHOP_URL", &base)
+            .env("COFFEESHOP_STAFF_TOKEN", STAFF_TOKEN)
+            .env("COFFEESHOP_MANAGER_TOKEN", MANAGER_TOKEN)
             .current_dir(&root),
     )
     .expect("run node (is it installed? run scripts/setup.sh)");

@@ -1,5 +1,12 @@
-// The coffee shop's live page: the menu and a basket, the order board, the station queues and
-// the notifications feed. Plain browser JavaScript, no build step, no network assets.
+// The coffee shop's live page: the menu and a basket, the orders, the station queues and the
+// notifications feed. Plain browser JavaScript, no build step, no network assets.
+//
+// Signed out (customers), the page shows the orders placed from this browser and the steps of
+// the newest one, and asks only routes open to anyone. Staff sign in with a token (checked
+// with GET /v1/api/me, kept in sessionStorage, sent as `Authorization: Bearer`); staff and
+// managers then see every order, the station queues and the whole feed, and managers approve.
+// The page never shows or logs the token. Under the page's Content-Security-Policy there is
+// no inline script or style: every look is a class in style.css.
 "use strict";
 
 (function () {
@@ -8,8 +15,14 @@
   const MAX_QUANTITY = 20;
   const FEED_KEEP = 100;
   const MEMBER_KEY = "coffeeshop.loyaltyMemberId";
-  const CURSOR_KEY = "coffeeshop.notifications.cursor";
-  const FEED_KEY = "coffeeshop.notifications.items";
+  const CURSOR_KEY = "coffeeshop.notifications.cursor"; // sessionStorage, staff sessions only
+  const FEED_KEY = "coffeeshop.notifications.items"; // sessionStorage, staff sessions only
+  const TOKEN_KEY = "coffeeshop.token"; // sessionStorage: the signed-in caller's bearer token
+  const MY_ORDERS_KEY = "coffeeshop.myOrders"; // localStorage: ids placed here, newest first
+  const MY_ORDERS_KEEP = 20;
+  const TERMINAL_REFRESH_MS = 30000; // a finished order of this browser is asked for this rarely
+  const IDLE_MS = 2000; // how soon a poll with nothing to ask for looks again
+  const SESSION_CHECK_MS = 30000; // how often a signed-in token is checked with GET /v1/api/me
 
   const ORDER_STATUSES = [
     "PLACED", "AWAITING_APPROVAL", "IN_PROGRESS", "READY",
@@ -83,6 +96,10 @@
     try { store.setItem(key, value); } catch (_) { /* private mode or full: keep going */ }
   }
 
+  function storageRemove(store, key) {
+    try { store.removeItem(key); } catch (_) { /* storage unavailable: nothing kept */ }
+  }
+
   /** An answer that was not 2xx; `problem` is the RFC 9457 document when there was one. */
   class ApiError extends Error {
     constructor(status, problem) {
@@ -104,9 +121,14 @@
     return parts.join(" · ");
   }
 
-  /** Calls the API; resolves with the JSON answer (or null), rejects with an ApiError. */
-  async function api(method, path, body, headers) {
+  /** Calls the API; resolves with the JSON answer (or null), rejects with an ApiError.
+   *  Sends the session's bearer token, or `options.token` when given (signing in). A 401 to
+   *  the session's own token means the shop no longer accepts it: the session ends. */
+  async function api(method, path, options) {
+    const { body, headers, token } = options || {};
+    const bearer = token !== undefined ? token : session ? session.token : null;
     const init = { method, headers: { accept: "application/json", ...(headers || {}) } };
+    if (bearer) init.headers.authorization = `Bearer ${bearer}`;
     if (body !== undefined) {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -124,7 +146,15 @@
     if (text) {
       try { json = JSON.parse(text); } catch (_) { json = null; }
     }
-    if (!response.ok) throw new ApiError(response.status, json);
+    if (!response.ok) {
+      const own = token === undefined && session !== null && bearer === session.token;
+      if (response.status === 401 && own) {
+        endSession("You were signed out: the shop no longer accepts your token (it may have been revoked). Sign in again.");
+      } else if (response.status === 403 && own) {
+        recheckSession(); // the token's roles may have changed
+      }
+      throw new ApiError(response.status, json);
+    }
     return json;
   }
 
@@ -138,23 +168,209 @@
     el.querySelector(".connection-text").textContent = ok ? "live" : "shop unreachable, retrying…";
   }
 
-  /** Runs `task` now and then again `delay()` ms after each run ends (never overlapping). */
+  /** Runs `task` now and then again `delay()` ms after each run ends (never overlapping).
+   *  `now()` runs it at once, or right after the run in flight. */
   function poll(task, delay) {
     let timer = null;
+    let running = false;
+    let again = false;
     const run = async () => {
       clearTimeout(timer);
       timer = null;
+      if (running) { again = true; return; }
+      running = true;
+      again = false;
       let next;
       try {
         next = await task();
       } catch (e) {
         if (!(e instanceof ApiError)) console.error(e);
       }
-      const ms = typeof next === "number" ? next : delay();
+      running = false;
+      let ms = typeof next === "number" ? next : delay();
+      if (again) { again = false; ms = 0; }
       timer = setTimeout(run, document.hidden ? Math.max(ms, SLOW_POLL_MS) : ms);
     };
     run();
-    return { now: () => { if (timer !== null) run(); } };
+    return { now: run };
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // ---- who is signed in -----------------------------------------------------------------
+
+  const ROLE_ORDER = ["staff", "manager", "operator"];
+
+  /** { token, name, roles } once GET /v1/api/me accepted the token; null when signed out. */
+  let session = null;
+  /** Bumped whenever the session changes: an answer asked for before is dropped. */
+  let epoch = 0;
+  /** A token kept from earlier in this tab is being checked. */
+  let restoring = false;
+  let signingIn = false;
+
+  const holds = (role) => !!session && session.roles.includes(role);
+  const isStaff = () => holds("staff") || holds("manager");
+  const isManager = () => holds("manager");
+
+  function rolesOf(me) {
+    const roles = Array.isArray(me?.roles) ? me.roles.map(String) : [];
+    return ROLE_ORDER.filter((r) => roles.includes(r))
+      .concat(roles.filter((r) => !ROLE_ORDER.includes(r)));
+  }
+
+  /** Printable ASCII without spaces: what a header can carry and a token is made of. */
+  function plausibleToken(token) {
+    return /^[\x21-\x7e]{1,512}$/.test(token);
+  }
+
+  function beginSession(token, me, fresh) {
+    session = { token, name: String(me?.name || "?"), roles: rolesOf(me), checkedAt: Date.now() };
+    storageSet(sessionStorage, TOKEN_KEY, token);
+    hideSigninError();
+    sessionChanged(fresh);
+  }
+
+  /** Signs out; `reason`, when given, is shown next to the form. */
+  function endSession(reason) {
+    const was = session !== null || restoring;
+    session = null;
+    restoring = false;
+    storageRemove(sessionStorage, TOKEN_KEY);
+    if (reason) showSigninError(reason);
+    else hideSigninError();
+    if (was) sessionChanged(true);
+    else renderSession();
+  }
+
+  /** Drops everything shown for the previous caller and asks again for the new one.
+   *  `fresh`: also forget the kept feed (a new caller; a reload of the same keeps it). */
+  function sessionChanged(fresh) {
+    epoch += 1;
+    if (fresh) forgetFeed();
+    clearFeedView();
+    if (!fresh && isStaff()) restoreFeed();
+    clearBoard();
+    clearQueues();
+    renderSession();
+    orders.now();
+    queues.now();
+    feed.now();
+  }
+
+  function showSigninError(text) {
+    const el = $("signin-error");
+    el.textContent = text;
+    el.hidden = false;
+  }
+
+  function hideSigninError() {
+    const el = $("signin-error");
+    el.hidden = true;
+    el.textContent = "";
+  }
+
+  function renderSession() {
+    const signedIn = session !== null;
+    $("signin-form").hidden = signedIn || restoring;
+    $("session").hidden = !signedIn && !restoring;
+    $("signed-in").textContent = signedIn
+      ? `Signed in as ${session.name} (${session.roles.join(", ")})`
+      : restoring ? "Checking your sign-in…" : "";
+    $("stations").hidden = !isStaff();
+    $("board-title").textContent = isStaff() ? "Orders" : "Your orders";
+    $("board-intro").hidden = isStaff();
+    $("board-intro").textContent = signedIn
+      ? "The orders placed from this browser."
+      : "The orders placed from this browser. Staff: sign in to see every order.";
+    $("role-note").hidden = !signedIn || isStaff();
+    $("board-empty").textContent = isStaff() ? "No orders yet." : "No orders from this browser yet.";
+    $("feed-scope").textContent = isStaff() ? "Every order's steps, newest first." : "";
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    if (signingIn) return;
+    const input = $("signin-token");
+    const token = input.value.trim();
+    if (!token) {
+      showSigninError("Enter your staff token to sign in.");
+      input.focus();
+      return;
+    }
+    if (!plausibleToken(token)) {
+      showSigninError("That is not a token: tokens are letters, digits and punctuation, without spaces.");
+      input.focus();
+      return;
+    }
+    signingIn = true;
+    $("signin").disabled = true;
+    hideSigninError();
+    try {
+      const me = await api("GET", "/v1/api/me", { token });
+      input.value = "";
+      beginSession(token, me, true);
+    } catch (e) {
+      showSigninError(e.status === 401
+        ? "The shop does not know that token: you are still signed out."
+        : `Could not sign in: ${e.message}`);
+      input.select();
+    } finally {
+      signingIn = false;
+      $("signin").disabled = false;
+    }
+  }
+
+  function signOut() {
+    endSession(null);
+    $("signin-token").focus();
+  }
+
+  /** A token kept in this tab (a reload) is checked again before it is used. */
+  async function restoreSession() {
+    const token = storageGet(sessionStorage, TOKEN_KEY);
+    if (!token || !plausibleToken(token)) {
+      storageRemove(sessionStorage, TOKEN_KEY);
+      forgetFeed(); // whatever a staff session kept is not for whoever uses the tab now
+      return;
+    }
+    restoring = true;
+    renderSession();
+    while (restoring) {
+      try {
+        const me = await api("GET", "/v1/api/me", { token });
+        if (!restoring) return; // signed out meanwhile
+        restoring = false;
+        beginSession(token, me, false);
+        return;
+      } catch (e) {
+        if (!restoring) return;
+        if (e.status === 401) {
+          endSession("Your earlier sign-in is no longer accepted: sign in again.");
+          return;
+        }
+        await sleep(2000); // the shop is unreachable: try again
+      }
+    }
+  }
+
+  /** Now and then: is the token still good, do its roles still hold? */
+  async function checkSession() {
+    if (!session || Date.now() - session.checkedAt < SESSION_CHECK_MS) return;
+    const at = epoch;
+    const me = await api("GET", "/v1/api/me"); // a 401 ends the session
+    if (at !== epoch || !session) return;
+    session.checkedAt = Date.now();
+    const roles = rolesOf(me);
+    if (String(me?.name) !== session.name || roles.join() !== session.roles.join()) {
+      beginSession(session.token, me, true);
+    }
+  }
+
+  function recheckSession() {
+    if (!session || Date.now() - session.checkedAt < IDLE_MS) return;
+    session.checkedAt = 0;
+    sessionCheck.now();
   }
 
   // ---- the menu and the basket ----------------------------------------------------------
@@ -314,11 +530,17 @@
     $("place-order").textContent = "Placing…";
     try {
       // One key per attempt: a network retry of this same POST cannot place it twice.
-      const order = await api("POST", "/v1/api/orders", request, { "idempotency-key": uuid() });
+      const order = await api("POST", "/v1/api/orders", {
+        body: request, headers: { "idempotency-key": uuid() },
+      });
       basket.clear();
+      // Staff placing an order at the counter place it for someone else: only a customer's
+      // own orders are remembered in this browser.
+      if (!session) rememberOrder(order);
       showOrderMessage("ok", `Order ${shortId(order.id)} placed: ${dollars(order.totalCents)}`, order.id);
       orders.now();
       queues.now();
+      feed.now();
     } catch (e) {
       showOrderMessage("error", e.message);
     } finally {
@@ -328,11 +550,62 @@
     }
   }
 
+  // ---- the orders placed from this browser ------------------------------------------------
+
+  const TERMINAL = new Set(["FULFILLED", "REJECTED", "CANCELLED", "EXPIRED"]);
+  const mine = new Map(); // order id -> { order, fetchedAt }: the last answer for it
+
+  function myOrderIds() {
+    let ids;
+    try {
+      ids = JSON.parse(storageGet(localStorage, MY_ORDERS_KEY) || "[]");
+    } catch (_) {
+      ids = [];
+    }
+    if (!Array.isArray(ids)) return [];
+    return ids.filter((id) => typeof id === "string" && /^[0-9A-Za-z-]{1,64}$/.test(id))
+      .slice(0, MY_ORDERS_KEEP);
+  }
+
+  function saveMyOrderIds(ids) {
+    storageSet(localStorage, MY_ORDERS_KEY, JSON.stringify(ids.slice(0, MY_ORDERS_KEEP)));
+  }
+
+  function rememberOrder(order) {
+    if (!order || typeof order.id !== "string") return;
+    saveMyOrderIds([order.id, ...myOrderIds().filter((id) => id !== order.id)]);
+    mine.set(order.id, { order, fetchedAt: Date.now() });
+  }
+
+  function forgetOrder(id) {
+    saveMyOrderIds(myOrderIds().filter((x) => x !== id));
+    mine.delete(id);
+  }
+
+  /** Each of this browser's orders as the shop has it now; finished ones are asked for
+   *  rarely (they change no more), unknown ones (404) are forgotten. */
+  async function loadMyOrders() {
+    const now = Date.now();
+    await Promise.all(myOrderIds().map(async (id) => {
+      const known = mine.get(id);
+      if (known && TERMINAL.has(known.order.orderStatus) && now - known.fetchedAt < TERMINAL_REFRESH_MS) return;
+      try {
+        const order = await api("GET", `/v1/api/orders/${encodeURIComponent(id)}`);
+        if (order && order.id === id) mine.set(id, { order, fetchedAt: Date.now() });
+      } catch (e) {
+        if (e.status === 404) forgetOrder(id);
+        // Anything else: keep showing the last answer (the connection badge tells).
+      }
+    }));
+    return myOrderIds().map((id) => mine.get(id)?.order).filter(Boolean);
+  }
+
   // ---- the order board ----------------------------------------------------------------
 
   const cards = new Map(); // order id -> { el, signature }
   const cardErrors = new Map(); // order id -> message shown on the card
   const busy = new Set(); // order ids with an action in flight
+  let latestOrders = new Map();
 
   function badge(status, extra) {
     const known = ORDER_STATUSES.includes(status) ? status : "UNKNOWN";
@@ -350,8 +623,8 @@
       onclick: () => orderAction(id, action),
     }, text));
     const status = order.orderStatus;
-    if (status === "READY") button("Pick up", "pickup", "primary", "pickup");
-    if (status === "AWAITING_APPROVAL") {
+    if (status === "READY" && isStaff()) button("Pick up", "pickup", "primary", "pickup");
+    if (status === "AWAITING_APPROVAL" && isManager()) {
       button("Approve", "approve", "primary", "approve");
       button("Reject", "reject", "danger", "reject");
     }
@@ -359,25 +632,43 @@
     return buttons;
   }
 
+  /** A sentence for the card, where its state asks for one. */
+  function cardNote(order) {
+    const status = order.orderStatus;
+    let text = null;
+    if (status === "AWAITING_APPROVAL" && !isManager()) {
+      text = isStaff() ? "Awaits a manager's approval." : "A large order: it waits for a manager's approval.";
+    } else if (status === "READY" && !isStaff()) {
+      text = "Ready: pick it up at the counter.";
+    }
+    return text ? h("p", { class: "card-note small", "data-testid": "order-note" }, text) : null;
+  }
+
   async function orderAction(id, action) {
-    const path = {
-      pickup: [`/v1/api/orders/${encodeURIComponent(id)}/pickup`],
-      cancel: [`/v1/api/orders/${encodeURIComponent(id)}/cancel`],
-      approve: [`/v1/api/orders/${encodeURIComponent(id)}/approve`, { approver: "web", approved: true }],
-      reject: [`/v1/api/orders/${encodeURIComponent(id)}/approve`, { approver: "web", approved: false }],
+    const at = epoch;
+    const base = `/v1/api/orders/${encodeURIComponent(id)}`;
+    const [path, body] = {
+      pickup: [`${base}/pickup`],
+      cancel: [`${base}/cancel`],
+      approve: [`${base}/approve`, { approved: true }],
+      reject: [`${base}/approve`, { approved: false }],
     }[action];
     busy.add(id);
     cardErrors.delete(id);
     refreshCard(id);
     try {
-      await api("POST", path[0], path[1]);
+      const order = await api("POST", path, { body });
+      if (order && order.id === id && mine.has(id)) mine.set(id, { order, fetchedAt: Date.now() });
     } catch (e) {
-      cardErrors.set(id, e.message);
-      setTimeout(() => {
-        if (cardErrors.get(id) === e.message) { cardErrors.delete(id); refreshCard(id); }
-      }, 10000);
+      if (at === epoch) {
+        cardErrors.set(id, e.message);
+        setTimeout(() => {
+          if (cardErrors.get(id) === e.message) { cardErrors.delete(id); refreshCard(id); }
+        }, 10000);
+      }
     } finally {
       busy.delete(id);
+      refreshCard(id);
       orders.now();
       queues.now();
     }
@@ -390,8 +681,6 @@
       h("span", { class: `badge small line-status status-${String(line.itemStatus || "").toLowerCase().replace(/_/g, "-")}` },
         label(line.itemStatus)));
   }
-
-  let latestOrders = new Map();
 
   function cardView(order) {
     const lines = Array.isArray(order.lineItems) ? order.lineItems : [];
@@ -409,13 +698,14 @@
         h("span", { class: "muted small" }, [timeOf(order.createdAt), order.orderSource ? label(order.orderSource) : ""]
           .filter(Boolean).join(" · ")),
         h("span", { class: "order-total", "data-testid": "order-total" }, dollars(order.totalCents))),
+      cardNote(order),
       error ? h("p", { class: "message error small", role: "alert", "data-testid": "order-error" }, error) : null,
       h("div", { class: "actions" }, orderActions(order)));
   }
 
   function signatureOf(order) {
     return JSON.stringify([order.orderStatus, order.totalCents, order.lineItems,
-      cardErrors.get(order.id) || "", busy.has(order.id)]);
+      cardErrors.get(order.id) || "", busy.has(order.id), isStaff(), isManager()]);
   }
 
   function refreshCard(id) {
@@ -429,9 +719,37 @@
     cards.set(id, { el, signature });
   }
 
-  async function loadOrders() {
-    const page = await api("GET", "/v1/api/fulfillment-orders?pageSize=20");
-    const list = Array.isArray(page?.orders) ? page.orders : [];
+  function clearBoard() {
+    cards.clear();
+    cardErrors.clear();
+    latestOrders = new Map();
+    $("orders").replaceChildren();
+    $("board-empty").hidden = true;
+    $("board-count").textContent = "";
+  }
+
+  /** Staff see every order (newest 20); everyone else the orders placed from this browser. */
+  async function loadBoard() {
+    const at = epoch;
+    let list;
+    let total;
+    if (isStaff()) {
+      const page = await api("GET", "/v1/api/fulfillment-orders?pageSize=20");
+      if (at !== epoch) return 0;
+      list = Array.isArray(page?.orders) ? page.orders : [];
+      total = typeof page?.total === "number" ? page.total : list.length;
+    } else {
+      list = await loadMyOrders();
+      if (at !== epoch) return 0;
+      total = list.length;
+    }
+    renderBoard(list);
+    $("board-count").textContent = total > list.length
+      ? `newest ${list.length} of ${total}` : `${total} order${total === 1 ? "" : "s"}`;
+    return undefined;
+  }
+
+  function renderBoard(list) {
     latestOrders = new Map(list.map((o) => [o.id, o]));
     const container = $("orders");
     const keep = new Set();
@@ -463,30 +781,46 @@
       }
     }
     $("board-empty").hidden = list.length > 0;
-    const total = typeof page?.total === "number" ? page.total : list.length;
-    $("board-count").textContent = total > list.length
-      ? `newest ${list.length} of ${total}` : `${total} order${total === 1 ? "" : "s"}`;
   }
 
-  // ---- the station queues ---------------------------------------------------------------
+  // ---- the station queues (staff and managers) --------------------------------------------
 
   const completing = new Set(); // line ids with a completion in flight
   const queueErrors = new Map(); // station -> message
+  const QUEUE_EMPTY = "Queue empty (auto-fulfil on: queues empty quickly)";
 
-  async function loadQueue(station) {
+  function clearQueues() {
+    queueErrors.clear();
+    for (const station of ["barista", "kitchen"]) {
+      $(`queue-${station}`).replaceChildren();
+      $(`queue-${station}-empty`).hidden = false;
+      $(`queue-${station}-empty`).textContent = QUEUE_EMPTY;
+    }
+  }
+
+  async function loadQueues() {
+    if (!isStaff()) return IDLE_MS; // nothing to ask for: the panel is not shown
+    const at = epoch;
+    await Promise.all([loadQueue("barista", at), loadQueue("kitchen", at)]);
+    return undefined;
+  }
+
+  async function loadQueue(station, at) {
     const list = $(`queue-${station}`);
     const empty = $(`queue-${station}-empty`);
     let tickets;
     try {
       tickets = await api("GET", `/v1/api/${station}/queue`);
     } catch (e) {
+      if (at !== epoch) return;
       empty.hidden = false;
       empty.textContent = `Queue unavailable: ${e.message}`;
       return;
     }
+    if (at !== epoch) return;
     tickets = Array.isArray(tickets) ? tickets : [];
     empty.hidden = tickets.length > 0;
-    empty.textContent = "Queue empty (auto-fulfil on: queues empty quickly)";
+    empty.textContent = QUEUE_EMPTY;
     const error = queueErrors.get(station);
     list.replaceChildren(
       ...tickets.map((t) => h("li", {
@@ -508,12 +842,13 @@
   }
 
   async function complete(station, lineId) {
+    const at = epoch;
     completing.add(lineId);
     queueErrors.delete(station);
     try {
       await api("POST", `/v1/api/${station}/items/${encodeURIComponent(lineId)}/complete`);
     } catch (e) {
-      queueErrors.set(station, e.message);
+      if (at === epoch) queueErrors.set(station, e.message);
     } finally {
       completing.delete(lineId);
       queues.now();
@@ -522,10 +857,26 @@
   }
 
   // ---- the notifications feed -------------------------------------------------------------
+  // Staff and managers follow the whole feed from a cursor kept in sessionStorage (a reload
+  // continues); everyone else follows their newest order's steps (`?orderId=`), in memory.
 
   const seen = new Set();
   let feedItems = [];
-  let feedAvailable = true;
+  let orderFeed = { id: null, cursor: "0" }; // the one order followed when not staff
+
+  /** Forgets the kept feed and its cursor (the session changed). */
+  function forgetFeed() {
+    storageRemove(sessionStorage, CURSOR_KEY);
+    storageRemove(sessionStorage, FEED_KEY);
+  }
+
+  function clearFeedView() {
+    seen.clear();
+    feedItems = [];
+    orderFeed = { id: null, cursor: "0" };
+    $("feed").replaceChildren();
+    $("feed-note").hidden = true;
+  }
 
   function restoreFeed() {
     try {
@@ -550,68 +901,121 @@
         n.detail ? h("span", { class: "muted" }, n.detail) : null));
   }
 
+  function feedNote(text) {
+    const note = $("feed-note");
+    note.hidden = !text;
+    note.textContent = text || "";
+  }
+
+  /** Shows the entries of `answer` not shown yet; true if there were any. */
+  function addFeedItems(answer, keep) {
+    const fresh = (Array.isArray(answer?.notifications) ? answer.notifications : [])
+      .filter((n) => !seen.has(n.id ?? n.cursor));
+    if (!fresh.length) return false;
+    for (const n of fresh) seen.add(n.id ?? n.cursor);
+    // The feed is oldest first; the page shows the newest at the top.
+    const newestFirst = fresh.slice().reverse();
+    feedItems = newestFirst.concat(feedItems).slice(0, FEED_KEEP);
+    const list = $("feed");
+    list.prepend(...newestFirst.map(feedView));
+    while (list.children.length > FEED_KEEP) list.lastElementChild.remove();
+    if (keep) storageSet(sessionStorage, FEED_KEY, JSON.stringify(feedItems));
+    return true;
+  }
+
+  function nextCursor(answer) {
+    const list = Array.isArray(answer?.notifications) ? answer.notifications : [];
+    const next = answer?.next ?? (list.length ? list[list.length - 1].cursor : null);
+    return next === null || next === undefined ? null : String(next);
+  }
+
   async function loadFeed() {
+    return isStaff() ? loadWholeFeed() : loadOrderFeed();
+  }
+
+  async function loadWholeFeed() {
+    const at = epoch;
     const cursor = storageGet(sessionStorage, CURSOR_KEY);
     const path = cursor ? `/v1/api/notifications?after=${encodeURIComponent(cursor)}` : "/v1/api/notifications";
     let answer;
     try {
       answer = await api("GET", path);
     } catch (e) {
-      const note = $("feed-note");
-      note.hidden = false;
-      if (e.status === 404) {
-        feedAvailable = false;
-        note.textContent = "Feed unavailable.";
-      } else {
-        note.textContent = `Feed paused: ${e.message}`;
-      }
+      if (at !== epoch) return 0;
+      feedNote(e.status === 404 ? "Feed unavailable." : `Feed paused: ${e.message}`);
       return SLOW_POLL_MS;
     }
-    if (!feedAvailable || !$("feed-note").hidden) {
-      feedAvailable = true;
-      $("feed-note").hidden = true;
-    }
-    const fresh = (Array.isArray(answer?.notifications) ? answer.notifications : [])
-      .filter((n) => !seen.has(n.id ?? n.cursor));
-    if (fresh.length) {
-      for (const n of fresh) seen.add(n.id ?? n.cursor);
-      // The feed is oldest first; the page shows the newest at the top.
-      const newestFirst = fresh.slice().reverse();
-      feedItems = newestFirst.concat(feedItems).slice(0, FEED_KEEP);
-      $("feed").prepend(...newestFirst.map(feedView));
-      const list = $("feed");
-      while (list.children.length > FEED_KEEP) list.lastElementChild.remove();
-      storageSet(sessionStorage, FEED_KEY, JSON.stringify(feedItems));
-    }
-    const next = answer?.next ?? (fresh.length ? fresh[fresh.length - 1].cursor : null);
-    if (next !== null && next !== undefined && String(next) !== cursor) {
-      storageSet(sessionStorage, CURSOR_KEY, String(next));
+    if (at !== epoch) return 0;
+    feedNote(null);
+    const added = addFeedItems(answer, true);
+    const next = nextCursor(answer);
+    if (next !== null && next !== cursor) {
+      storageSet(sessionStorage, CURSOR_KEY, next);
       // More may be waiting: a full page is followed at once.
-      if (fresh.length) return 50;
+      if (added) return 50;
     }
     return POLL_MS;
+  }
+
+  async function loadOrderFeed() {
+    const at = epoch;
+    const id = myOrderIds()[0] || null;
+    if (id !== orderFeed.id) {
+      clearFeedView();
+      orderFeed = { id, cursor: "0" };
+    }
+    if (!id) {
+      $("feed-scope").textContent = "Place an order to follow its steps here.";
+      return IDLE_MS;
+    }
+    $("feed-scope").textContent = `The steps of your newest order, #${shortId(id)}.`;
+    const cursor = orderFeed.cursor;
+    let answer;
+    try {
+      answer = await api("GET",
+        `/v1/api/notifications?orderId=${encodeURIComponent(id)}&after=${encodeURIComponent(cursor)}`);
+    } catch (e) {
+      if (at !== epoch || orderFeed.id !== id) return 0;
+      feedNote(`Feed paused: ${e.message}`);
+      return SLOW_POLL_MS;
+    }
+    if (at !== epoch || orderFeed.id !== id) return 0;
+    feedNote(null);
+    addFeedItems(answer, false);
+    const next = nextCursor(answer);
+    if (next !== null) orderFeed.cursor = next;
+    // A finished order has no more steps to come: look rarely.
+    return TERMINAL.has(mine.get(id)?.order.orderStatus) ? SLOW_POLL_MS : POLL_MS;
   }
 
   // ---- start ----------------------------------------------------------------------------
 
   let orders = { now() {} };
   let queues = { now() {} };
+  let feed = { now() {} };
+  let sessionCheck = { now() {} };
 
   function start() {
     $("member-id").textContent = memberId();
     $("place-order").addEventListener("click", placeOrder);
-    restoreFeed();
+    $("signin-form").addEventListener("submit", signIn);
+    $("signout").addEventListener("click", signOut);
+    renderSession();
     let menuLoaded = false;
     poll(async () => {
       if (menuLoaded) return 60 * 60 * 1000;
       menuLoaded = await loadMenu();
       return menuLoaded ? 60 * 60 * 1000 : 2000;
     }, () => 2000);
-    orders = poll(loadOrders, () => POLL_MS);
-    queues = poll(() => Promise.all([loadQueue("barista"), loadQueue("kitchen")]), () => POLL_MS);
-    poll(loadFeed, () => POLL_MS);
-    document.addEventListener("visibilitychange", () => {
-      if (!document.hidden) { orders.now(); queues.now(); }
+    // Polls ask only for what the current caller may see (each checks the session).
+    restoreSession().finally(() => {
+      orders = poll(loadBoard, () => POLL_MS);
+      queues = poll(loadQueues, () => POLL_MS);
+      feed = poll(loadFeed, () => POLL_MS);
+      sessionCheck = poll(checkSession, () => SESSION_CHECK_MS);
+      document.addEventListener("visibilitychange", () => {
+        if (!document.hidden) { orders.now(); queues.now(); }
+      });
     });
   }
 
