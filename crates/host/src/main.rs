@@ -1,8 +1,10 @@
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use spin_lite_host::app::LoadOptions;
+use spin_lite_host::trigger::http::limits::{parse_duration, HttpLimits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 // Every request allocates and frees across tokio's worker threads; glibc's malloc serialises
 // that on arena locks. mimalloc measured ~15% less CPU per request (see the README's benchmark).
@@ -51,6 +53,25 @@ struct UpArgs {
     /// compare-and-swap reports success, one SQLite connection with a busy timeout.
     #[arg(long)]
     no_spin_kv_defects: bool,
+    /// How long a connection may take to send a request head, from its opening or its
+    /// previous response (so also how long an idle keep-alive connection stays open).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    http_head_timeout: Duration,
+    /// The longest a request body may pause; then 408 (or, once the guest reads it, a body
+    /// error for the guest).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    http_body_idle_timeout: Duration,
+    /// The largest request body in bytes: a larger Content-Length is answered 413 before any
+    /// guest runs; a longer stream is cut off there.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    http_max_body: u64,
+    /// Request bodies up to this many bytes are received before the guest is instantiated,
+    /// so slow clients hold sockets, not instances.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10)]
+    http_buffered_body: usize,
+    /// Public requests handled at once; more are answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    http_max_in_flight: usize,
 }
 
 fn main() -> Result<()> {
@@ -92,7 +113,14 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(spin_lite_host::up::run(options, args.listen));
+    let limits = HttpLimits {
+        head_timeout: args.http_head_timeout,
+        body_idle_timeout: args.http_body_idle_timeout,
+        max_body: args.http_max_body,
+        buffered_body: args.http_buffered_body,
+        max_in_flight: args.http_max_in_flight.max(1),
+    };
+    let result = runtime.block_on(spin_lite_host::up::run(options, args.listen, limits));
     if let Err(e) = &result {
         eprintln!("Error: {e:#}");
         std::process::exit(1);

@@ -1,11 +1,12 @@
 //! `up`: load the app, start its triggers, run until SIGINT/SIGTERM.
 
 use crate::app::{App, LoadOptions};
+use crate::trigger::http::limits::HttpLimits;
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-pub async fn run(options: LoadOptions, listen: SocketAddr) -> Result<()> {
+pub async fn run(options: LoadOptions, listen: SocketAddr, limits: HttpLimits) -> Result<()> {
     let started = Instant::now();
     let app = App::load(&options).await?;
     let redis_tasks = crate::trigger::redis::start(app.clone()).await?;
@@ -33,6 +34,7 @@ pub async fn run(options: LoadOptions, listen: SocketAddr) -> Result<()> {
         Some(tokio::spawn(crate::trigger::http::serve(
             app.clone(),
             listener,
+            limits,
             shutdown_signal(),
         )))
     } else {

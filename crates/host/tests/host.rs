@@ -617,3 +617,180 @@ fn hold_write_lock(db: &Path, hold: Duration) -> std::thread::JoinHandle<()> {
     is_held.recv().unwrap();
     handle
 }
+
+/// Reads from `stream` until it closes (or 10 s pass); whatever came, and how long it took.
+fn read_until_closed(stream: &mut std::net::TcpStream) -> (String, Duration) {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+fn connect(app: &Running, bytes: &[u8]) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(app.host.addr).unwrap();
+    stream.write_all(bytes).unwrap();
+    stream
+}
+
+#[test]
+fn slow_or_idle_clients_are_timed_out_and_big_bodies_refused_before_a_guest_runs() {
+    let app = start(
+        &[
+            "--http-head-timeout",
+            "1s",
+            "--http-body-idle-timeout",
+            "1s",
+            "--http-max-body",
+            "1000",
+        ],
+        &[],
+    );
+    // A connection that sends nothing, and one that never ends its head: both closed.
+    for bytes in [&b""[..], b"GET /probe/headers/a HTTP/1.1\r\nHost: x\r\n"] {
+        let (_, took) = read_until_closed(&mut connect(&app, bytes));
+        assert!(took < Duration::from_secs(5), "closed after {took:?}");
+    }
+    // A keep-alive connection left idle after its first answer is closed too.
+    let mut kept = connect(&app, b"GET /probe/headers/a HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (first, took) = read_until_closed(&mut kept);
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(
+        took < Duration::from_secs(5),
+        "idle keep-alive closed after {took:?}"
+    );
+    // A body that stops half-way is answered 408, before any guest runs.
+    let (answer, _) = read_until_closed(&mut connect(
+        &app,
+        b"POST /probe/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab",
+    ));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // Over --http-max-body: by its length at once, or cut off while it streams.
+    let (answer, took) = read_until_closed(&mut connect(
+        &app,
+        b"POST /probe/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n",
+    ));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        took < Duration::from_secs(1),
+        "refused without waiting: {took:?}"
+    );
+    let mut chunked =
+        b"POST /probe/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    for _ in 0..3 {
+        chunked.extend_from_slice(b"1f4\r\n");
+        chunked.extend_from_slice(&[b'a'; 500]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    let (answer, _) = read_until_closed(&mut connect(&app, &chunked));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(get(&app.host.url("/probe/headers/a")).unwrap().status, 200);
+}
+
+#[test]
+fn requests_over_the_in_flight_limit_are_answered_503_with_retry_after() {
+    use std::io::Write;
+    let app = start(
+        &[
+            "--http-max-in-flight",
+            "2",
+            "--http-buffered-body",
+            "0",
+            "--http-body-idle-timeout",
+            "10s",
+        ],
+        &[],
+    );
+    // With nothing received ahead, these two take their instance at once and wait for
+    // bodies that do not come yet.
+    let head =
+        b"POST /probe/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n";
+    let mut waiting: Vec<_> = (0..2).map(|_| connect(&app, head)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = get(&app.host.url("/probe/headers/a")).unwrap();
+    assert_eq!(busy.status, 503, "{}", busy.body);
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    for stream in &mut waiting {
+        stream.write_all(b"hello").unwrap();
+        let (answer, _) = read_until_closed(stream);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains("hello"), "{answer}");
+    }
+    wait_until("a free slot", || {
+        get(&app.host.url("/probe/headers/a")).unwrap().status == 200
+    });
+}
+
+/// Raises this process's open-file limit (inherited by the host it starts) for many sockets.
+fn allow_open_files(wanted: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+#[test]
+fn a_thousand_slow_bodies_hold_sockets_not_instances() {
+    use std::io::Write;
+    const SLOW: usize = 1000;
+    allow_open_files(4 * SLOW as u64);
+    let app = start(&[], &[]);
+    // Each announces 1,000 bytes and sends one a second: received by the host ahead of the
+    // guest, so none of them holds an instance.
+    let mut slow: Vec<std::net::TcpStream> = (0..SLOW)
+        .map(|_| {
+            connect(
+                &app,
+                b"POST /probe/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+            )
+        })
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let dripping = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for s in &mut slow {
+                    let _ = s.write_all(b" ");
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            slow
+        })
+    };
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(15) {
+        let sent = Instant::now();
+        let r = get(&app.host.url("/probe/headers/a")).unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        latencies.push(sent.elapsed());
+        std::thread::sleep(Duration::from_millis(100).saturating_sub(sent.elapsed()));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(dripping.join().unwrap());
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    test_support::report(&format!(
+        "{SLOW} slow-body clients for 15 s: {} GETs every 100 ms, all answered 200; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3,
+    ));
+}

@@ -1,6 +1,7 @@
 //! The HTTP trigger: Spin's routing and `spin-*` headers, a fresh instance per request.
 
 pub mod inbound;
+pub mod limits;
 pub mod routing;
 
 use crate::app::App;
@@ -10,7 +11,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use limits::{BodyFailure, GuardedBody, HttpLimits};
 use routing::RouteMatch;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,19 +21,30 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
-/// Serves the app's public routes on `listener` until `shutdown` resolves, then drains connections.
+/// Serves the app's public routes on `listener` within `limits` until `shutdown` resolves,
+/// then drains connections.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1, as Spin serves plain HTTP. hyper starts this timer whenever a connection
+    // waits for a request head: on opening and after each response, so it also ends idle
+    // keep-alive connections.
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.head_timeout);
+    let limits = Arc::new(limits);
+    let slots = Arc::new(Semaphore::new(limits.max_in_flight));
     tokio::pin!(shutdown);
     loop {
         let (stream, client) = tokio::select! {
@@ -47,13 +60,15 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        let (app, limits, slots) = (app.clone(), limits.clone(), slots.clone());
         let service = hyper::service::service_fn(move |req| {
-            let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle_public(&app, req, client).await) }
+            let (app, limits, slots) = (app.clone(), limits.clone(), slots.clone());
+            async move {
+                let answer = handle_public(&app, &limits, slots, req, client).await;
+                Ok::<_, std::convert::Infallible>(answer)
+            }
         });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("connection from {client}: {e}");
@@ -70,12 +85,13 @@ pub async fn serve(
 
 async fn handle_public<B>(
     app: &Arc<App>,
+    limits: &HttpLimits,
+    slots: Arc<Semaphore>,
     req: Request<B>,
     client: SocketAddr,
 ) -> Response<HyperOutgoingBody>
 where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<wasmtime_wasi_http::Error>,
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
 {
     let Some(route) = app.router.route(req.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "Not Found");
@@ -96,8 +112,36 @@ where
         Ok(uri) => uri,
         Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
     };
+    if content_length(&parts.headers).is_some_and(|n| n > limits.max_body) {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+    }
+    // A small body is in before an instance is taken: a slow client holds only its socket.
+    let mut body = GuardedBody::new(body, limits);
+    if let Err(failure) = body.receive_ahead(limits.buffered_body).await {
+        tracing::debug!("request body from {client} not received: {failure:?}");
+        return match failure {
+            BodyFailure::TooLarge => plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
+            BodyFailure::Stalled => plain(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
+            BodyFailure::Broken => plain(StatusCode::BAD_REQUEST, "Bad Request"),
+        };
+    }
+    let Ok(slot) = slots.try_acquire_owned() else {
+        let mut busy = plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        busy.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return busy;
+    };
     let req = Request::from_parts(parts, body);
-    match call(app, route, req, authority.as_str(), Some(client)).await {
+    match call(
+        app,
+        route,
+        req,
+        authority.as_str(),
+        Some(client),
+        Some(slot),
+    )
+    .await
+    {
         Ok(resp) => resp,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -121,7 +165,19 @@ pub async fn serve_internal(
         Some(i) => internal_route(app, i, &path),
     };
     let host = req.uri().host().unwrap_or("self").to_string();
-    call(app, route, req, &host, None).await
+    // No slot: a component's call to another must not wait for one its caller holds.
+    call(app, route, req, &host, None, None).await
+}
+
+/// The declared body length, if the request has a valid `Content-Length`.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// How a directly addressed component sees its request: through its public route when the
@@ -216,6 +272,7 @@ async fn call<B>(
     mut req: Request<B>,
     host: &str,
     client: Option<SocketAddr>,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> Result<Response<HyperOutgoingBody>>
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -242,6 +299,8 @@ where
     let out = store.data_mut().http().new_response_outparam(sender)?;
     let id = component.id.clone();
     let mut guest = GuestRun(Some(Box::pin(async move {
+        // The request counts as in flight until its guest has ended.
+        let _slot = slot;
         let proxy = proxy_pre.instantiate_async(&mut store).await?;
         proxy
             .wasi_http_incoming_handler()
