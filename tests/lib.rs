@@ -398,7 +398,9 @@ pub fn raw_exchange(addr: SocketAddr, head: &str, body: RawBody) -> (u16, String
         }
         answer.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&answer);
-        if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+        // The head and a whole problem body: plain, or chunked (ended by a zero chunk).
+        let body_done = text.trim_end().ends_with('}') || text.ends_with("\r\n0\r\n\r\n");
+        if text.contains("\r\n\r\n") && body_done {
             break;
         }
     }

@@ -65,8 +65,9 @@ struct UpArgs {
     /// guest runs; a longer stream is cut off there.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     http_max_body: u64,
-    /// Request bodies up to this many bytes are received before the guest is instantiated,
-    /// so slow clients hold sockets, not instances.
+    /// Request bodies up to this many bytes (by Content-Length, or the first bytes of a
+    /// chunked one) are received before the guest is instantiated, so slow clients hold
+    /// sockets, not instances.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 10)]
     http_buffered_body: usize,
     /// Public requests handled at once; more are answered 503 with Retry-After.

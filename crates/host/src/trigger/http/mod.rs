@@ -112,12 +112,18 @@ where
         Ok(uri) => uri,
         Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
     };
-    if content_length(&parts.headers).is_some_and(|n| n > limits.max_body) {
+    let declared = content_length(&parts.headers);
+    if declared.is_some_and(|n| n > limits.max_body) {
         return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
     }
     // A small body is in before an instance is taken: a slow client holds only its socket.
+    // A body announced larger goes to the guest at once, which may refuse it by its length.
+    let ahead = match declared {
+        Some(n) if n > limits.buffered_body as u64 => 0,
+        _ => limits.buffered_body,
+    };
     let mut body = GuardedBody::new(body, limits);
-    if let Err(failure) = body.receive_ahead(limits.buffered_body).await {
+    if let Err(failure) = body.receive_ahead(ahead).await {
         tracing::debug!("request body from {client} not received: {failure:?}");
         return match failure {
             BodyFailure::TooLarge => plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
