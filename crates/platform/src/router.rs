@@ -255,21 +255,19 @@ pub async fn serve(
         }
         return web::method_not_allowed(req.method(), &allowed.join(", "));
     };
-    let caller = OnceCell::new();
+    // Admission needs only the head; who the caller is, once known, carries on to the handler.
+    let admission = Call {
+        req: &req,
+        component,
+        params: Vec::new(),
+        caller: OnceCell::new(),
+    };
     if let Access::Roles(roles) = route.access {
-        let admitted = Call {
-            req: &req,
-            component,
-            params: Vec::new(),
-            caller: OnceCell::new(),
-        };
-        match admitted.require(roles) {
-            Ok(principal) => {
-                let _ = caller.set(Some(principal.clone()));
-            }
-            Err(p) => return web::problem(&p),
+        if let Err(p) = admission.require(roles) {
+            return web::problem(&p);
         }
     }
+    let caller = admission.caller;
     match read_body(incoming, route.body_limit).await {
         Ok(body) => *req.body_mut() = body,
         Err(answer) => return answer,
