@@ -15,8 +15,9 @@ use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::component::Linker;
-use wasmtime::Engine;
+use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// What `up` needs to know, from the command line.
@@ -35,6 +36,26 @@ pub struct LoadOptions {
     /// timeout (concurrent writes fail with `database is locked`). On unless
     /// `--no-spin-kv-defects`.
     pub kv_like_spin: bool,
+    /// What one guest invocation may use.
+    pub guest_limits: GuestLimits,
+}
+
+/// Bounds on one guest invocation (a request or a Redis message).
+#[derive(Debug, Clone)]
+pub struct GuestLimits {
+    /// Wall-clock time the guest may run; past it, the next epoch check in its code traps.
+    pub deadline: Duration,
+    /// The most linear memory one instance may grow to.
+    pub max_memory: usize,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        GuestLimits {
+            deadline: Duration::from_secs(30),
+            max_memory: 128 << 20,
+        }
+    }
 }
 
 /// One component, ready to instantiate.
@@ -67,9 +88,26 @@ pub struct App {
     pub redis_triggers: Vec<RedisSubscription>,
     pub key_value: KeyValueStores,
     pub redis: RedisPool,
+    pub guest_limits: GuestLimits,
 }
 
 impl App {
+    /// A fresh store for one invocation of component `index`, bounded by `guest_limits`.
+    pub fn new_store(
+        self: &Arc<Self>,
+        index: usize,
+        trigger: crate::key_value::Trigger,
+    ) -> Result<Store<HostState>> {
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(self, index, trigger, self.guest_limits.max_memory)?,
+        );
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(engine::ticks(self.guest_limits.deadline));
+        store.epoch_deadline_trap();
+        Ok(store)
+    }
+
     pub fn component_index(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
     }
@@ -186,6 +224,7 @@ impl App {
             redis_triggers,
             key_value,
             redis: RedisPool::default(),
+            guest_limits: options.guest_limits.clone(),
         }))
     }
 }

@@ -31,10 +31,32 @@ pub fn new() -> Result<Engine> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
+        // Guests check the epoch at loop heads and calls: how a deadline stops a loop.
+        .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config)
+    let engine = Engine::new(&config)
         .map_err(anyhow::Error::from)
-        .context("cannot create the wasmtime engine")
+        .context("cannot create the wasmtime engine")?;
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .context("cannot start the epoch ticker")?;
+    Ok(engine)
+}
+
+/// How often the engine's epoch advances: the resolution of guest deadlines.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A deadline `after` from now, in epoch ticks (at least one).
+pub fn ticks(after: std::time::Duration) -> u64 {
+    (after.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
 /// WASI 0.2, wasi:http and the Spin interfaces.

@@ -1,6 +1,6 @@
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use spin_lite_host::app::LoadOptions;
+use spin_lite_host::app::{GuestLimits, LoadOptions};
 use spin_lite_host::trigger::http::limits::{parse_duration, HttpLimits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +70,13 @@ struct UpArgs {
     /// sockets, not instances.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 10)]
     http_buffered_body: usize,
+    /// How long one guest invocation (a request, a Redis message) may run; then it traps at
+    /// its next epoch check and the request answers 500.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    guest_deadline: Duration,
+    /// The most linear memory one guest instance may grow to, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 128 << 20)]
+    guest_max_memory: usize,
     /// Public requests handled at once; more are answered 503 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 500)]
     http_max_in_flight: usize,
@@ -110,6 +117,10 @@ fn main() -> Result<()> {
         }),
         component_ids: args.component_ids,
         kv_like_spin: !args.no_spin_kv_defects,
+        guest_limits: GuestLimits {
+            deadline: args.guest_deadline,
+            max_memory: args.guest_max_memory,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

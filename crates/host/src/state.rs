@@ -6,6 +6,7 @@ use crate::logs::PrefixedOutput;
 use crate::outbound_http::OutboundHttp;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::filesystem::FsPerms;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -18,11 +19,18 @@ pub struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: OutboundHttp,
+    /// The instance's memory ceiling (the store's limiter).
+    pub limits: StoreLimits,
 }
 
 impl HostState {
     /// Fresh state for one instance of the component at `component_index`, run by `trigger`.
-    pub fn new(app: &Arc<App>, component_index: usize, trigger: Trigger) -> anyhow::Result<Self> {
+    pub fn new(
+        app: &Arc<App>,
+        component_index: usize,
+        trigger: Trigger,
+        max_memory: usize,
+    ) -> anyhow::Result<Self> {
         let component = &app.components[component_index];
         let mut wasi = WasiCtx::builder();
         wasi.stdout(PrefixedOutput::stdout(component.id.clone()))
@@ -42,6 +50,7 @@ impl HostState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             outbound: OutboundHttp::new(app.clone(), component_index),
+            limits: StoreLimitsBuilder::new().memory_size(max_memory).build(),
         })
     }
 

@@ -794,3 +794,32 @@ fn a_thousand_slow_bodies_hold_sockets_not_instances() {
         latencies.last().unwrap().as_secs_f64() * 1e3,
     ));
 }
+
+#[test]
+fn a_guest_that_loops_or_allocates_without_end_is_stopped() {
+    let app = start(
+        &["--guest-deadline", "1s", "--guest-max-memory", "33554432"],
+        &[],
+    );
+    let started = Instant::now();
+    let looping = get(&app.host.url("/probe/spin")).unwrap();
+    assert_eq!(looping.status, 500, "{}", looping.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let growing = get(&app.host.url("/probe/grow")).unwrap();
+    assert_eq!(growing.status, 500, "{}", growing.body);
+    // Neither took the host with it.
+    assert_eq!(get(&app.host.url("/probe/headers/a")).unwrap().status, 200);
+    let log = app.host.output();
+    assert!(
+        log.contains("`probe`"),
+        "the log names the component: {log}"
+    );
+    assert!(
+        log.contains("/probe/spin"),
+        "the log names the route: {log}"
+    );
+}

@@ -8,12 +8,10 @@
 //! "A trigger exited unexpectedly"), for a supervisor to restart.
 
 use crate::app::App;
-use crate::state::HostState;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use wasmtime::Store;
 
 /// Subscribes every Redis trigger and returns one task per address, which ends (with an
 /// error) only when its connection is lost. Fails if a Redis server cannot be reached.
@@ -86,10 +84,7 @@ pub async fn handle(app: &Arc<App>, component: usize, payload: &[u8]) -> Result<
             runtime.id
         )
     })?;
-    let mut store = Store::new(
-        &app.engine,
-        HostState::new(app, component, crate::key_value::Trigger::Redis)?,
-    );
+    let mut store = app.new_store(component, crate::key_value::Trigger::Redis)?;
     let instance = pre.instantiate_async(&mut store).await?;
     instance
         .fermyon_spin_inbound_redis()

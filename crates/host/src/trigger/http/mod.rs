@@ -5,7 +5,6 @@ pub mod limits;
 pub mod routing;
 
 use crate::app::App;
-use crate::state::HostState;
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -22,7 +21,6 @@ use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
@@ -292,11 +290,9 @@ where
         )
     })?;
     add_spin_headers(&mut req, &route, host, client)?;
+    let what = format!("{} {}", req.method(), req.uri().path());
 
-    let mut store = Store::new(
-        &app.engine,
-        HostState::new(app, route.component, crate::key_value::Trigger::Http)?,
-    );
+    let mut store = app.new_store(route.component, crate::key_value::Trigger::Http)?;
     let (sender, mut receiver) = tokio::sync::oneshot::channel();
     let incoming = store
         .data_mut()
@@ -347,7 +343,7 @@ where
                     Ok(()) => anyhow!("it returned without setting a response"),
                     Err(e) => anyhow::Error::from(e),
                 };
-                return Err(why.context(format!("component `{id}` failed to handle the request")));
+                return Err(why.context(format!("component `{id}` failed to handle {what}")));
             }
         },
     };

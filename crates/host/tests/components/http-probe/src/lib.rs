@@ -40,6 +40,16 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         ["echo"] => return Ok(Response::new(200, req.body().to_vec())),
         ["status", code] => return Ok(Response::new(code.parse::<u16>()?, "status")),
         ["trap"] => panic!("asked to trap"),
+        // A guest that never ends, and one that allocates without end (guest bounds).
+        ["spin"] => loop {
+            std::hint::black_box(&path);
+        },
+        ["grow"] => {
+            let mut held: Vec<Vec<u8>> = Vec::new();
+            loop {
+                held.push(std::hint::black_box(vec![1u8; 1 << 20]));
+            }
+        }
         _ => return Ok(Response::new(404, "probe: unknown path")),
     };
     Ok(Response::builder()
