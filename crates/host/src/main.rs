@@ -89,6 +89,8 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours for a terminal only, not in a log file or a test's captured output.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let Command::Up(args) = Cli::parse().command;
     let manifest = if args.from.is_dir() {

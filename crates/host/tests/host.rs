@@ -822,4 +822,13 @@ fn a_guest_that_loops_or_allocates_without_end_is_stopped() {
         log.contains("/probe/spin"),
         "the log names the route: {log}"
     );
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("failed to handle"))
+        .collect();
+    assert_eq!(failures.len(), 2, "one line per failure: {log}");
+    assert!(
+        !log.contains("wasm backtrace"),
+        "no backtrace at INFO: {log}"
+    );
 }

@@ -148,7 +148,12 @@ where
     {
         Ok(resp) => resp,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // One line per failure: what failed and why, without the wasm backtrace (which
+            // SPIN_LITE_LOG=debug shows).
+            let cause = e.root_cause().to_string();
+            let cause = cause.lines().next().unwrap_or_default();
+            tracing::error!("{e}: {cause}");
+            tracing::debug!("{e:?}");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }
