@@ -176,15 +176,7 @@ fn routes_and_spin_headers_follow_spin() {
 /// One request written byte for byte; its status and body (`None` if the connection closed
 /// without an answer).
 fn raw(app: &Running, request: &[u8]) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(app.host.addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .unwrap();
-    stream.write_all(request).unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (text, _) = read_until_closed(&mut connect(app, request));
     let status = text.split(' ').nth(1)?.parse().ok()?;
     let body = text
         .split_once("\r\n\r\n")
