@@ -1,24 +1,30 @@
-//! A loaded app: the manifest turned into compiled, pre-instantiated components
-//! plus the shared capabilities (stores, Redis connections, variables, routes).
+//! A loaded app: the manifest turned into compiled, pre-instantiated components, the
+//! app-wide part of each capability (stores, Redis connections, variables) and the routes;
+//! and `new_store`, which gives one instance its capabilities' states.
 
+use crate::capability::key_value::KeyValueStores;
+use crate::capability::outbound_http::{OutboundHttp, ServiceChaining};
+use crate::capability::redis::{RedisPool, RedisState};
+use crate::capability::variables::{Resolver, VariablesState};
+use crate::config::allowed_hosts::AllowedHosts;
+use crate::config::manifest::FileMount;
+use crate::config::routes::Router;
+use crate::config::runtime_config::RuntimeConfig;
 use crate::engine;
-use crate::key_value::{Backend, KeyValueStores, SqliteStore};
-use crate::manifest::{FileMount, Manifest};
-use crate::outbound_hosts::AllowedHosts;
-use crate::redis_outbound::RedisPool;
-use crate::runtime_config::{RuntimeConfig, StoreConfig};
+use crate::logs::PrefixedOutput;
 use crate::state::HostState;
-use crate::trigger::http::routing::Router;
-use crate::variables::{ComponentVariables, Resolver};
 use crate::world::RedisTriggerPre;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::Linker;
-use wasmtime::{Engine, Store};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::filesystem::FsPerms;
+use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::WasiHttpCtx;
 
 /// What `up` needs to know, from the command line.
 #[derive(Debug, Clone, Default)]
@@ -63,9 +69,9 @@ pub struct ComponentRuntime {
     pub id: Arc<str>,
     pub environment: Vec<(String, String)>,
     pub files: Vec<FileMount>,
-    pub key_value_stores: Vec<String>,
-    pub outbound: AllowedHosts,
-    pub variables: ComponentVariables,
+    pub key_value_stores: Arc<[String]>,
+    pub outbound: Arc<AllowedHosts>,
+    pub variables: VariablesState,
     /// Set when the component exports `wasi:http/incoming-handler`.
     pub http: Option<ProxyPre<HostState>>,
     /// Set when the component exports `fermyon:spin/inbound-redis`.
@@ -91,17 +97,54 @@ pub struct App {
     pub guest_limits: GuestLimits,
 }
 
+/// The trigger that starts an instance, and what it gives the instance.
+pub enum StartedBy {
+    /// The HTTP trigger, which serves the instance's chained requests too.
+    Http(Arc<dyn ServiceChaining>),
+    Redis,
+}
+
 impl App {
     /// A fresh store for one invocation of component `index`, bounded by `guest_limits`.
-    pub fn new_store(
-        self: &Arc<Self>,
-        index: usize,
-        trigger: crate::key_value::Trigger,
-    ) -> Result<Store<HostState>> {
-        let mut store = Store::new(
-            &self.engine,
-            HostState::new(self, index, trigger, self.guest_limits.max_memory)?,
-        );
+    pub fn new_store(&self, index: usize, started_by: StartedBy) -> Result<Store<HostState>> {
+        let component = &self.components[index];
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(PrefixedOutput::stdout(component.id.clone()))
+            .stderr(PrefixedOutput::stderr(component.id.clone()))
+            .envs(&component.environment);
+        for mount in &component.files {
+            if mount.source.is_dir() {
+                wasi.preopened_dir(&mount.source, &mount.destination, FsPerms::ReadOnly)
+                    .map_err(anyhow::Error::from)?;
+            }
+        }
+        let (chaining, redis_trigger) = match started_by {
+            StartedBy::Http(chaining) => (Some(chaining), false),
+            StartedBy::Redis => (None, true),
+        };
+        let state = HostState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            outbound_http: OutboundHttp::new(
+                component.id.clone(),
+                component.outbound.clone(),
+                chaining,
+            ),
+            key_value: self
+                .key_value
+                .instance(component.key_value_stores.clone(), redis_trigger),
+            redis: RedisState::new(
+                component.id.clone(),
+                component.outbound.clone(),
+                self.redis.clone(),
+            ),
+            variables: component.variables.clone(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.guest_limits.max_memory)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(engine::ticks(self.guest_limits.deadline));
         store.epoch_deadline_trap();
@@ -114,7 +157,7 @@ impl App {
 
     /// Loads, validates and pre-instantiates everything `options` names.
     pub async fn load(options: &LoadOptions) -> Result<Arc<Self>> {
-        let mut manifest = crate::manifest::load(&options.manifest)?;
+        let mut manifest = crate::config::manifest::load(&options.manifest)?;
         manifest.select(&options.component_ids)?;
         for w in &manifest.warnings {
             tracing::warn!(
@@ -137,11 +180,21 @@ impl App {
             std::env::vars(),
             &options.variables,
         )?);
-        let key_value = open_stores(&manifest, &runtime, options.kv_like_spin).await?;
+        let key_value = KeyValueStores::open(&runtime, options.kv_like_spin).await?;
+        for c in manifest.components.values() {
+            for label in &c.key_value_stores {
+                if !key_value.contains(label) {
+                    bail!(
+                        "component `{}` uses key-value store `{label}`, which is not defined: add [key_value_store.{label}] to the runtime config",
+                        c.id
+                    );
+                }
+            }
+        }
 
         let engine = engine::new()?;
         let mut linker = Linker::<HostState>::new(&engine);
-        engine::add_host_interfaces(&mut linker)?;
+        crate::state::add_to_linker(&mut linker)?;
 
         let mut components = Vec::new();
         let mut index = HashMap::new();
@@ -165,9 +218,9 @@ impl App {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
                 files: decl.files.clone(),
-                key_value_stores: decl.key_value_stores.clone(),
-                outbound,
-                variables: ComponentVariables {
+                key_value_stores: decl.key_value_stores.iter().cloned().collect(),
+                outbound: Arc::new(outbound),
+                variables: VariablesState {
                     resolver: resolver.clone(),
                     templates: Arc::new(decl.variables.clone()),
                 },
@@ -227,53 +280,4 @@ impl App {
             guest_limits: options.guest_limits.clone(),
         }))
     }
-}
-
-/// Opens every store the runtime config names and checks each component's labels exist.
-/// `like_spin`: as Spin 3.6.3 and 4.0.2 do (see `LoadOptions::kv_like_spin`).
-async fn open_stores(
-    manifest: &Manifest,
-    runtime: &RuntimeConfig,
-    like_spin: bool,
-) -> Result<KeyValueStores> {
-    let mut stores = HashMap::new();
-    let mut redis_trigger = HashMap::new();
-    for (label, config) in &runtime.key_value_stores {
-        let backend = match config {
-            StoreConfig::Sqlite { path } if like_spin => {
-                // Spin's HTTP and Redis triggers each open the file themselves.
-                let own = SqliteStore::open_like_spin(path, label)?;
-                redis_trigger.insert(label.clone(), Backend::Sqlite(own));
-                Backend::Sqlite(SqliteStore::open_like_spin(path, label)?)
-            }
-            StoreConfig::Sqlite { path } => Backend::Sqlite(SqliteStore::open(path, label)?),
-            StoreConfig::InMemory => Backend::Sqlite(SqliteStore::in_memory(label)?),
-            StoreConfig::Redis { url } => {
-                let client = redis::Client::open(url.as_str()).with_context(|| {
-                    format!("key-value store `{label}`: invalid Redis URL `{url}`")
-                })?;
-                let conn = redis::aio::ConnectionManager::new(client)
-                    .await
-                    .with_context(|| format!("key-value store `{label}`: cannot connect to {url}: is redis-server running?"))?;
-                Backend::Redis(conn)
-            }
-        };
-        stores.insert(label.clone(), backend);
-    }
-    let stores = if like_spin {
-        KeyValueStores::like_spin(stores, redis_trigger)
-    } else {
-        KeyValueStores::new(stores)
-    };
-    for c in manifest.components.values() {
-        for label in &c.key_value_stores {
-            if !stores.contains(label) {
-                bail!(
-                    "component `{}` uses key-value store `{label}`, which is not defined: add [key_value_store.{label}] to the runtime config",
-                    c.id
-                );
-            }
-        }
-    }
-    Ok(stores)
 }

@@ -59,22 +59,6 @@ pub fn ticks(after: std::time::Duration) -> u64 {
     (after.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
-/// WASI 0.2, wasi:http and the Spin interfaces.
-pub fn add_host_interfaces(linker: &mut Linker<HostState>) -> Result<()> {
-    wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
-    use crate::world::fermyon::spin2_0_0 as spin;
-    use wasmtime::component::HasSelf;
-    spin::key_value::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
-    spin::redis::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
-    spin::variables::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
-    use crate::world::wasi::keyvalue as wasi_kv;
-    wasi_kv::store::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
-    wasi_kv::atomics::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
-    wasi_kv::batch::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
-    Ok(())
-}
-
 /// Compiles a component, reusing a cached native image when the wasm and engine are unchanged.
 pub fn compile(engine: &Engine, wasm_path: &Path, cache_dir: Option<&Path>) -> Result<Component> {
     let wasm =

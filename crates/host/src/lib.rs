@@ -1,22 +1,20 @@
 //! spin-lite: a small Spin-compatible host on wasmtime for one machine.
 //!
 //! Reads a `spin.toml` (manifest version 2) and serves its HTTP and Redis triggers with
-//! the Spin host interfaces that spin-sdk 5.x components import. Modules follow Spin's
-//! own concepts: `manifest` and `runtime_config` (no wasm), `world` (bindings), one
-//! module per capability, one per trigger, and `app` tying them together.
+//! the Spin host interfaces that spin-sdk 5.x components import. Dependencies point one
+//! way, as the modules are listed: `config` (the files, no wasm) -> `world` (bindings) ->
+//! `capability` (one module per host capability, each self-contained) -> `state` (one
+//! instance's data) -> `engine` (wasmtime) -> `app` (a loaded app) -> `trigger` -> `up`.
+
+pub mod config;
+pub mod world;
+
+pub mod capability;
+pub mod logs;
+pub mod state;
+
+pub mod engine;
 
 pub mod app;
-pub mod engine;
-pub mod key_value;
-pub mod logs;
-pub mod manifest;
-pub mod outbound_hosts;
-pub mod outbound_http;
-pub mod redis_outbound;
-pub mod runtime_config;
-pub mod state;
 pub mod trigger;
 pub mod up;
-pub mod variables;
-pub mod wasi_keyvalue;
-pub mod world;

@@ -2,6 +2,7 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use spin_lite_host::app::{GuestLimits, LoadOptions};
 use spin_lite_host::trigger::http::limits::{parse_duration, HttpLimits};
+use spin_lite_host::up::TriggerOptions;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,6 +81,10 @@ struct UpArgs {
     /// Public requests handled at once; more are answered 503 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 500)]
     http_max_in_flight: usize,
+    /// Redis messages read ahead of their handler, per Redis address; beyond them the
+    /// connection is not read and Redis holds the rest (up to its pubsub output buffer limit).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    redis_read_ahead: usize,
 }
 
 fn main() -> Result<()> {
@@ -127,14 +132,17 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let limits = HttpLimits {
-        head_timeout: args.http_head_timeout,
-        body_idle_timeout: args.http_body_idle_timeout,
-        max_body: args.http_max_body,
-        buffered_body: args.http_buffered_body,
-        max_in_flight: args.http_max_in_flight.max(1),
+    let triggers = TriggerOptions {
+        http: HttpLimits {
+            head_timeout: args.http_head_timeout,
+            body_idle_timeout: args.http_body_idle_timeout,
+            max_body: args.http_max_body,
+            buffered_body: args.http_buffered_body,
+            max_in_flight: args.http_max_in_flight.max(1),
+        },
+        redis_read_ahead: args.redis_read_ahead,
     };
-    let result = runtime.block_on(spin_lite_host::up::run(options, args.listen, limits));
+    let result = runtime.block_on(spin_lite_host::up::run(options, args.listen, triggers));
     if let Err(e) = &result {
         eprintln!("Error: {e:#}");
         std::process::exit(1);

@@ -1,62 +1,38 @@
-//! The per-instance store data: WASI, wasi:http and the Spin capabilities of one component.
+//! The per-instance store data: WASI, wasi:http and each capability's own state, side by
+//! side. Nothing here reaches back into the app: a store is built from what the app hands
+//! over (`App::new_store`).
 
-use crate::app::{App, ComponentRuntime};
-use crate::key_value::Trigger;
-use crate::logs::PrefixedOutput;
-use crate::outbound_http::OutboundHttp;
-use std::sync::Arc;
-use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::filesystem::FsPerms;
+use crate::capability::key_value::{self, KeyValueState};
+use crate::capability::outbound_http::OutboundHttp;
+use crate::capability::redis::{self, RedisState};
+use crate::capability::variables::{self, VariablesState};
+use anyhow::Result;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct HostState {
-    pub app: Arc<App>,
-    pub component_index: usize,
-    pub trigger: Trigger,
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    /// WASI's and wasi:http's resources (the capabilities keep their own).
     pub table: ResourceTable,
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    outbound: OutboundHttp,
+    pub outbound_http: OutboundHttp,
+    pub key_value: KeyValueState,
+    pub redis: RedisState,
+    pub variables: VariablesState,
     /// The instance's memory ceiling (the store's limiter).
     pub limits: StoreLimits,
 }
 
-impl HostState {
-    /// Fresh state for one instance of the component at `component_index`, run by `trigger`.
-    pub fn new(
-        app: &Arc<App>,
-        component_index: usize,
-        trigger: Trigger,
-        max_memory: usize,
-    ) -> anyhow::Result<Self> {
-        let component = &app.components[component_index];
-        let mut wasi = WasiCtx::builder();
-        wasi.stdout(PrefixedOutput::stdout(component.id.clone()))
-            .stderr(PrefixedOutput::stderr(component.id.clone()))
-            .envs(&component.environment);
-        for mount in &component.files {
-            if mount.source.is_dir() {
-                wasi.preopened_dir(&mount.source, &mount.destination, FsPerms::ReadOnly)
-                    .map_err(anyhow::Error::from)?;
-            }
-        }
-        Ok(Self {
-            app: app.clone(),
-            component_index,
-            trigger,
-            table: ResourceTable::new(),
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            outbound: OutboundHttp::new(app.clone(), component_index),
-            limits: StoreLimitsBuilder::new().memory_size(max_memory).build(),
-        })
-    }
-
-    pub fn component(&self) -> &ComponentRuntime {
-        &self.app.components[self.component_index]
-    }
+/// WASI 0.2, wasi:http and the Spin interfaces, each reaching its own part of `HostState`.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    key_value::add_to_linker(linker, |s| &mut s.key_value)?;
+    redis::add_to_linker(linker, |s| &mut s.redis)?;
+    variables::add_to_linker(linker, |s| &mut s.variables)?;
+    Ok(())
 }
 
 impl WasiView for HostState {
@@ -73,7 +49,7 @@ impl WasiHttpView for HostState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.outbound,
+            hooks: &mut self.outbound_http,
         }
     }
 }

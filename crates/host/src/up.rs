@@ -6,10 +6,17 @@ use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-pub async fn run(options: LoadOptions, listen: SocketAddr, limits: HttpLimits) -> Result<()> {
+/// How the triggers take work in: the HTTP trigger's limits, and how many Redis messages
+/// may wait to be handled per Redis address.
+pub struct TriggerOptions {
+    pub http: HttpLimits,
+    pub redis_read_ahead: usize,
+}
+
+pub async fn run(options: LoadOptions, listen: SocketAddr, triggers: TriggerOptions) -> Result<()> {
     let started = Instant::now();
     let app = App::load(&options).await?;
-    let redis_tasks = crate::trigger::redis::start(app.clone()).await?;
+    let redis_tasks = crate::trigger::redis::start(app.clone(), triggers.redis_read_ahead).await?;
     let has_http = !app.router.is_empty();
     let server = if has_http {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -34,7 +41,7 @@ pub async fn run(options: LoadOptions, listen: SocketAddr, limits: HttpLimits) -
         Some(tokio::spawn(crate::trigger::http::serve(
             app.clone(),
             listener,
-            limits,
+            triggers.http,
             shutdown_signal(),
         )))
     } else {

@@ -444,10 +444,20 @@ fn redis_trigger_handles_one_message_at_a_time_and_ends_the_host_when_disconnect
     wait_until("ordered messages", || {
         received("fast-received") == "[one,a,b,c]"
     });
-    assert!(app
-        .host
-        .output()
-        .contains("component `recorder` failed on a `fast` message"));
+    let log = app.host.output();
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("component `recorder` failed on a `fast` message"))
+        .collect();
+    assert_eq!(failures.len(), 1, "one line per failure: {log}");
+    assert!(
+        failures[0].contains("handler returned"),
+        "the line says why: {log}"
+    );
+    assert!(
+        !log.contains("wasm backtrace"),
+        "no backtrace at INFO: {log}"
+    );
     // Guest output is prefixed with the component id.
     assert!(
         app.host.output().contains("[recorder] got a"),
@@ -466,6 +476,82 @@ fn redis_trigger_handles_one_message_at_a_time_and_ends_the_host_when_disconnect
         "{}",
         app.host.output()
     );
+}
+
+/// Resident memory of process `pid`, in bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[test]
+fn a_flood_of_redis_messages_waits_in_redis_not_in_the_host() {
+    const MESSAGES: usize = 2000;
+    const SIZE: usize = 32 << 10;
+    let app = start(&["--redis-read-ahead", "4"], &[]);
+    let redis = &app.redis;
+    // No output-buffer limit, so Redis keeps the whole flood for the subscriber that does
+    // not read it (by default it would close the connection, and the host would end).
+    redis
+        .command(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0"])
+        .unwrap();
+    redis.command(&["PUBLISH", "slow", "sleep:3000"]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = resident_bytes(app.host.pid());
+    let flood = "for i = 1, tonumber(ARGV[1]) do redis.call('PUBLISH', KEYS[1], string.rep('x', tonumber(ARGV[2]))) end";
+    redis
+        .command(&[
+            "EVAL",
+            flood,
+            "1",
+            "slow",
+            &MESSAGES.to_string(),
+            &SIZE.to_string(),
+        ])
+        .unwrap();
+    // While the handler sleeps, the host reads only its few messages ahead.
+    let clients = redis.command(&["CLIENT", "LIST", "TYPE", "pubsub"]).unwrap();
+    let held_by_redis: u64 = clients
+        .split_whitespace()
+        .filter_map(|f| f.strip_prefix("omem="))
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum();
+    let grown = resident_bytes(app.host.pid()).saturating_sub(before);
+    let flood_bytes = (MESSAGES * SIZE) as u64;
+    test_support::report(&format!(
+        "Redis flood of {} MiB: {} MiB held by Redis, host grew {} MiB",
+        flood_bytes >> 20,
+        held_by_redis >> 20,
+        grown >> 20
+    ));
+    assert!(
+        held_by_redis > flood_bytes / 2,
+        "Redis holds most of the flood ({held_by_redis} of {flood_bytes} bytes): {clients}"
+    );
+    assert!(
+        grown < flood_bytes / 4,
+        "the host grew by {grown} bytes for a {flood_bytes}-byte flood"
+    );
+    // Nothing is lost: once the handler is free, every message is handled, in order.
+    let handled = || {
+        redis
+            .command(&["LLEN", "slow-received"])
+            .unwrap()
+            .trim_start_matches(':')
+            .trim()
+            .parse::<usize>()
+            .unwrap_or(0)
+    };
+    let started = Instant::now();
+    while handled() < MESSAGES + 1 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(handled(), MESSAGES + 1, "{}", app.host.output());
 }
 
 #[test]

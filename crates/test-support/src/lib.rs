@@ -422,6 +422,11 @@ impl Host {
     }
 
     /// Everything the host printed so far.
+    /// The host's process id (for `/proc/<pid>` figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()
     }

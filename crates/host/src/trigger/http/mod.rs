@@ -2,9 +2,10 @@
 
 pub mod inbound;
 pub mod limits;
-pub mod routing;
 
-use crate::app::App;
+use crate::app::{App, StartedBy};
+use crate::capability::outbound_http::{Chained, ChainedResponse, ServiceChaining};
+use crate::config::routes::RouteMatch;
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -12,7 +13,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use limits::{BodyFailure, GuardedBody, HttpLimits};
-use routing::RouteMatch;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -43,6 +43,7 @@ pub async fn serve(
         .header_read_timeout(limits.head_timeout);
     let limits = Arc::new(limits);
     let slots = Arc::new(Semaphore::new(limits.max_in_flight));
+    let trigger = Arc::new(HttpTrigger { app });
     tokio::pin!(shutdown);
     loop {
         let (stream, client) = tokio::select! {
@@ -58,11 +59,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let (app, limits, slots) = (app.clone(), limits.clone(), slots.clone());
+        let (trigger, limits, slots) = (trigger.clone(), limits.clone(), slots.clone());
         let service = hyper::service::service_fn(move |req| {
-            let (app, limits, slots) = (app.clone(), limits.clone(), slots.clone());
+            let (trigger, limits, slots) = (trigger.clone(), limits.clone(), slots.clone());
             async move {
-                let answer = handle_public(&app, &limits, slots, req, client).await;
+                let answer = trigger.handle_public(&limits, slots, req, client).await;
                 Ok::<_, std::convert::Infallible>(answer)
             }
         });
@@ -81,101 +82,126 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle_public<B>(
-    app: &Arc<App>,
-    limits: &HttpLimits,
-    slots: Arc<Semaphore>,
-    req: Request<B>,
-    client: SocketAddr,
-) -> Response<HyperOutgoingBody>
-where
-    B: Body<Data = Bytes> + Send + Unpin + 'static,
-{
-    let Some(route) = app.router.route(req.uri().path()) else {
-        return plain(StatusCode::NOT_FOUND, "Not Found");
-    };
-    let (mut parts, body) = req.into_parts();
-    let authority =
-        match inbound::authority(parts.uri.authority(), parts.headers.get(http::header::HOST)) {
+/// The HTTP trigger of one app: it serves the public routes and, for its instances, their
+/// chained requests.
+struct HttpTrigger {
+    app: Arc<App>,
+}
+
+impl ServiceChaining for HttpTrigger {
+    fn has_component(&self, id: &str) -> bool {
+        self.app.component_index(id).is_some()
+    }
+
+    fn send(
+        self: Arc<Self>,
+        to: Chained,
+        request: Request<wasmtime_wasi_http::WasiBody>,
+    ) -> ChainedResponse {
+        Box::pin(self.serve_chained(to, request))
+    }
+}
+
+impl HttpTrigger {
+    async fn handle_public<B>(
+        self: &Arc<Self>,
+        limits: &HttpLimits,
+        slots: Arc<Semaphore>,
+        req: Request<B>,
+        client: SocketAddr,
+    ) -> Response<HyperOutgoingBody>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+    {
+        let app = &self.app;
+        let Some(route) = app.router.route(req.uri().path()) else {
+            return plain(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let (mut parts, body) = req.into_parts();
+        let authority = match inbound::authority(
+            parts.uri.authority(),
+            parts.headers.get(http::header::HOST),
+        ) {
             Ok(a) => a,
             Err(why) => {
                 tracing::debug!("refused a request from {client}: {why}");
                 return plain(StatusCode::BAD_REQUEST, "Bad Request");
             }
         };
-    inbound::strip_host_set_headers(&mut parts.headers);
-    // wasi:http takes the authority from the URI: make it the one just checked.
-    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.uri = match http::Uri::try_from(format!("http://{authority}{target}")) {
-        Ok(uri) => uri,
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
-    };
-    let declared = content_length(&parts.headers);
-    if declared.is_some_and(|n| n > limits.max_body) {
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
-    }
-    // A small body is in before an instance is taken: a slow client holds only its socket.
-    // A body announced larger goes to the guest at once, which may refuse it by its length.
-    let ahead = match declared {
-        Some(n) if n > limits.buffered_body as u64 => 0,
-        _ => limits.buffered_body,
-    };
-    let mut body = GuardedBody::new(body, limits);
-    if let Err(failure) = body.receive_ahead(ahead).await {
-        tracing::debug!("request body from {client} not received: {failure:?}");
-        return match failure {
-            BodyFailure::TooLarge => plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
-            BodyFailure::Stalled => plain(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
-            BodyFailure::Broken => plain(StatusCode::BAD_REQUEST, "Bad Request"),
+        inbound::strip_host_set_headers(&mut parts.headers);
+        // wasi:http takes the authority from the URI: make it the one just checked.
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = match http::Uri::try_from(format!("http://{authority}{target}")) {
+            Ok(uri) => uri,
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
         };
-    }
-    let Ok(slot) = slots.try_acquire_owned() else {
-        let mut busy = plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-        busy.headers_mut()
-            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return busy;
-    };
-    let req = Request::from_parts(parts, body);
-    match call(
-        app,
-        route,
-        req,
-        authority.as_str(),
-        Some(client),
-        Some(slot),
-    )
-    .await
-    {
-        Ok(resp) => resp,
-        Err(e) => {
-            // One line per failure: what failed and why, without the wasm backtrace (which
-            // SPIN_LITE_LOG=debug shows).
-            let cause = e.root_cause().to_string();
-            let cause = cause.lines().next().unwrap_or_default();
-            tracing::error!("{e}: {cause}");
-            tracing::debug!("{e:?}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        let declared = content_length(&parts.headers);
+        if declared.is_some_and(|n| n > limits.max_body) {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+        }
+        // A small body is in before an instance is taken: a slow client holds only its socket.
+        // A body announced larger goes to the guest at once, which may refuse it by its length.
+        let ahead = match declared {
+            Some(n) if n > limits.buffered_body as u64 => 0,
+            _ => limits.buffered_body,
+        };
+        let mut body = GuardedBody::new(body, limits);
+        if let Err(failure) = body.receive_ahead(ahead).await {
+            tracing::debug!("request body from {client} not received: {failure:?}");
+            return match failure {
+                BodyFailure::TooLarge => plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
+                BodyFailure::Stalled => plain(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
+                BodyFailure::Broken => plain(StatusCode::BAD_REQUEST, "Bad Request"),
+            };
+        }
+        let Ok(slot) = slots.try_acquire_owned() else {
+            let mut busy = plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            busy.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return busy;
+        };
+        let req = Request::from_parts(parts, body);
+        match self
+            .call(route, req, authority.as_str(), Some(client), Some(slot))
+            .await
+        {
+            Ok(resp) => resp,
+            Err(e) => {
+                // One line per failure: what failed and why, without the wasm backtrace (which
+                // SPIN_LITE_LOG=debug shows).
+                let cause = e.root_cause().to_string();
+                let cause = cause.lines().next().unwrap_or_default();
+                tracing::error!("{e}: {cause}");
+                tracing::debug!("{e:?}");
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
         }
     }
-}
 
-/// A request from a component to `http://self` (component None) or `http://<id>.spin.internal`.
-pub async fn serve_internal(
-    app: &Arc<App>,
-    component: Option<usize>,
-    req: Request<wasmtime_wasi_http::WasiBody>,
-) -> Result<Response<HyperOutgoingBody>> {
-    let path = req.uri().path().to_string();
-    let route = match component {
-        None => match app.router.route(&path) {
-            Some(route) => route,
-            None => return Ok(plain(StatusCode::NOT_FOUND, "Not Found")),
-        },
-        Some(i) => internal_route(app, i, &path),
-    };
-    let host = req.uri().host().unwrap_or("self").to_string();
-    // No slot: a component's call to another must not wait for one its caller holds.
-    call(app, route, req, &host, None, None).await
+    /// A request from a component to `http://self` or `http://<id>.spin.internal`.
+    async fn serve_chained(
+        self: Arc<Self>,
+        to: Chained,
+        req: Request<wasmtime_wasi_http::WasiBody>,
+    ) -> Result<Response<HyperOutgoingBody>> {
+        let path = req.uri().path().to_string();
+        let route = match to {
+            Chained::SelfApp => match self.app.router.route(&path) {
+                Some(route) => route,
+                None => return Ok(plain(StatusCode::NOT_FOUND, "Not Found")),
+            },
+            Chained::Component(id) => {
+                let i = self
+                    .app
+                    .component_index(&id)
+                    .with_context(|| format!("no component `{id}`"))?;
+                internal_route(&self.app, i, &path)
+            }
+        };
+        let host = req.uri().host().unwrap_or("self").to_string();
+        // No slot: a component's call to another must not wait for one its caller holds.
+        self.call(route, req, &host, None, None).await
+    }
 }
 
 /// The declared body length, if the request has a valid `Content-Length`.
@@ -275,84 +301,88 @@ fn add_spin_headers<B>(
 /// usually to its end (a small body fits the body channel): no task spawn, no cross-thread
 /// wake-up on the common path. A guest still streaming its body when the head is ready, or
 /// still running when the client goes away, finishes in a task of its own.
-async fn call<B>(
-    app: &Arc<App>,
-    route: RouteMatch,
-    mut req: Request<B>,
-    host: &str,
-    client: Option<SocketAddr>,
-    slot: Option<OwnedSemaphorePermit>,
-) -> Result<Response<HyperOutgoingBody>>
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<wasmtime_wasi_http::Error>,
-{
-    let component = &app.components[route.component];
-    let proxy_pre = component.http.clone().ok_or_else(|| {
-        anyhow!(
-            "component `{}` does not export wasi:http/incoming-handler",
-            component.id
-        )
-    })?;
-    add_spin_headers(&mut req, &route, host, client)?;
-    let what = format!("{} {}", req.method(), req.uri().path());
+impl HttpTrigger {
+    async fn call<B>(
+        self: &Arc<Self>,
+        route: RouteMatch,
+        mut req: Request<B>,
+        host: &str,
+        client: Option<SocketAddr>,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Result<Response<HyperOutgoingBody>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let app = &self.app;
+        let component = &app.components[route.component];
+        let proxy_pre = component.http.clone().ok_or_else(|| {
+            anyhow!(
+                "component `{}` does not export wasi:http/incoming-handler",
+                component.id
+            )
+        })?;
+        add_spin_headers(&mut req, &route, host, client)?;
+        let what = format!("{} {}", req.method(), req.uri().path());
 
-    let mut store = app.new_store(route.component, crate::key_value::Trigger::Http)?;
-    let (sender, mut receiver) = tokio::sync::oneshot::channel();
-    let incoming = store
-        .data_mut()
-        .http()
-        .new_incoming_request(Scheme::Http, req)?;
-    let out = store.data_mut().http().new_response_outparam(sender)?;
-    let id = component.id.clone();
-    let mut guest = GuestRun(Some(Box::pin(async move {
-        // The request counts as in flight until its guest has ended.
-        let _slot = slot;
-        let proxy = proxy_pre.instantiate_async(&mut store).await?;
-        proxy
-            .wasi_http_incoming_handler()
-            .call_handle(&mut store, incoming, out)
-            .await
-    })));
+        let chaining: Arc<dyn ServiceChaining> = self.clone();
+        let mut store = app.new_store(route.component, StartedBy::Http(chaining))?;
+        let (sender, mut receiver) = tokio::sync::oneshot::channel();
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)?;
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        let id = component.id.clone();
+        let mut guest = GuestRun(Some(Box::pin(async move {
+            // The request counts as in flight until its guest has ended.
+            let _slot = slot;
+            let proxy = proxy_pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, out)
+                .await
+        })));
 
-    // Drive the guest until it has answered (or ended).
-    let mut outparam_dropped = false;
-    let outcome = std::future::poll_fn(|cx| {
-        if let Poll::Ready(done) = guest.poll(cx) {
-            return Poll::Ready(Outcome::GuestEnded(done));
-        }
-        if outparam_dropped {
-            return Poll::Pending;
-        }
-        match Pin::new(&mut receiver).poll(cx) {
-            Poll::Ready(Ok(answer)) => Poll::Ready(Outcome::Answered(answer)),
-            // The guest dropped its response outparam unset: wait for its end, for the reason.
-            Poll::Ready(Err(_)) => {
-                outparam_dropped = true;
-                Poll::Pending
+        // Drive the guest until it has answered (or ended).
+        let mut outparam_dropped = false;
+        let outcome = std::future::poll_fn(|cx| {
+            if let Poll::Ready(done) = guest.poll(cx) {
+                return Poll::Ready(Outcome::GuestEnded(done));
             }
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await;
-    let answer = match outcome {
-        Outcome::Answered(answer) => {
-            // Still running: it streams the rest of its body from a task of its own.
-            guest.detach();
-            answer
-        }
-        Outcome::GuestEnded(done) => match (outparam_dropped, receiver.try_recv()) {
-            (false, Ok(answer)) => answer,
-            _ => {
-                let why = match done {
-                    Ok(()) => anyhow!("it returned without setting a response"),
-                    Err(e) => anyhow::Error::from(e),
-                };
-                return Err(why.context(format!("component `{id}` failed to handle {what}")));
+            if outparam_dropped {
+                return Poll::Pending;
             }
-        },
-    };
-    answer.map_err(|code| anyhow!("component `{id}` answered with error {code:?}"))
+            match Pin::new(&mut receiver).poll(cx) {
+                Poll::Ready(Ok(answer)) => Poll::Ready(Outcome::Answered(answer)),
+                // The guest dropped its response outparam unset: wait for its end, for the reason.
+                Poll::Ready(Err(_)) => {
+                    outparam_dropped = true;
+                    Poll::Pending
+                }
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        let answer = match outcome {
+            Outcome::Answered(answer) => {
+                // Still running: it streams the rest of its body from a task of its own.
+                guest.detach();
+                answer
+            }
+            Outcome::GuestEnded(done) => match (outparam_dropped, receiver.try_recv()) {
+                (false, Ok(answer)) => answer,
+                _ => {
+                    let why = match done {
+                        Ok(()) => anyhow!("it returned without setting a response"),
+                        Err(e) => anyhow::Error::from(e),
+                    };
+                    return Err(why.context(format!("component `{id}` failed to handle {what}")));
+                }
+            },
+        };
+        answer.map_err(|code| anyhow!("component `{id}` answered with error {code:?}"))
+    }
 }
 
 type GuestFuture = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;

@@ -13,7 +13,8 @@ fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
     if text == "fail" {
         anyhow::bail!("asked to fail");
     }
-    println!("got {text}");
+    // The first characters are enough to recognise a message; some tests send large ones.
+    println!("got {}", text.chars().take(40).collect::<String>());
     let conn = Connection::open(&variables::get("redis_address")?)?;
     let list = variables::get("record_list")?;
     conn.execute(

@@ -5,11 +5,13 @@
 //! value stops start-up. Components see only their own `[component.x.variables]`,
 //! whose templates (`"{{ app_var }} text"`) are expanded on `get`.
 
-use crate::manifest::{check_variable_name, Manifest};
-use crate::world::fermyon::spin2_0_0::variables::{Error, Host};
+use crate::config::manifest::{check_variable_name, Manifest};
+use crate::config::template::{self, Part};
+use crate::world::fermyon::spin2_0_0::variables::{self as bindings, Error, Host};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
 
 /// Every application variable's resolved value.
 #[derive(Debug, Default)]
@@ -50,55 +52,42 @@ impl Resolver {
         Ok(Self { values })
     }
 
-    /// Expands a component variable template against the application variables.
+    /// Expands a template (`"{{ app_var }} text"`) against the application variables.
     pub fn expand(&self, template: &str) -> Result<String, Error> {
+        let parts = template::parse(template).map_err(|e| Error::Other(e.to_string()))?;
         let mut out = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| Error::Other(format!("unclosed `{{{{` in `{template}`")))?;
-            let name = after[..end].trim();
-            let value = self
-                .values
-                .get(name)
-                .ok_or_else(|| Error::Undefined(format!("no value for variable `{name}`")))?;
-            out.push_str(value);
-            rest = &after[end + 2..];
+        for part in parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Variable(name) => {
+                    out.push_str(self.values.get(name).ok_or_else(|| {
+                        Error::Undefined(format!("no value for variable `{name}`"))
+                    })?)
+                }
+            }
         }
-        out.push_str(rest);
         Ok(out)
     }
 }
 
-/// The application variables a template refers to (`{{ name }}`).
-pub fn template_references(template: &str) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            bail!("unclosed `{{{{` in `{template}`");
-        };
-        let name = after[..end].trim();
-        check_variable_name(name)?;
-        names.push(name.to_string());
-        rest = &after[end + 2..];
-    }
-    Ok(names)
-}
-
 /// What one component may read: its own variable table over the shared resolver.
 #[derive(Clone)]
-pub struct ComponentVariables {
+pub struct VariablesState {
     pub resolver: Arc<Resolver>,
     pub templates: Arc<BTreeMap<String, String>>,
 }
 
-impl ComponentVariables {
-    pub fn get(&self, name: &str) -> Result<String, Error> {
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut VariablesState,
+) -> Result<()> {
+    Ok(bindings::add_to_linker::<T, HasSelf<VariablesState>>(
+        linker, get,
+    )?)
+}
+
+impl VariablesState {
+    fn lookup(&self, name: &str) -> Result<String, Error> {
         if check_variable_name(name).is_err() {
             return Err(Error::InvalidName(format!(
                 "`{name}` is not a valid variable name"
@@ -112,9 +101,9 @@ impl ComponentVariables {
     }
 }
 
-impl Host for crate::state::HostState {
+impl Host for VariablesState {
     async fn get(&mut self, name: String) -> Result<String, Error> {
-        self.component().variables.get(&name)
+        self.lookup(&name)
     }
 }
 
@@ -124,7 +113,7 @@ mod tests {
     use std::path::Path;
 
     fn manifest() -> Manifest {
-        crate::manifest::parse(
+        crate::config::manifest::parse(
             r#"
 spin_manifest_version = 2
 [application]
@@ -172,23 +161,16 @@ variables = { greet = "{{ a }} and {{b}}!", plain = "text" }
     fn component_sees_only_its_own_variables() {
         let m = manifest();
         let r = Resolver::new(&m, vec![], &[("c".into(), "1".into())]).unwrap();
-        let vars = ComponentVariables {
+        let vars = VariablesState {
             resolver: Arc::new(r),
             templates: Arc::new(m.components["x"].variables.clone()),
         };
-        assert_eq!(vars.get("greet").unwrap(), "from-default and b-default!");
-        assert_eq!(vars.get("plain").unwrap(), "text");
-        assert!(matches!(vars.get("a"), Err(Error::Undefined(_))));
-        assert!(matches!(vars.get("Bad-Name"), Err(Error::InvalidName(_))));
-    }
-
-    #[test]
-    fn template_references_are_checked() {
-        assert_eq!(
-            template_references("x{{ a }}y{{b_2}}").unwrap(),
-            vec!["a", "b_2"]
-        );
-        assert!(template_references("{{ a").is_err());
-        assert!(template_references("{{ A }}").is_err());
+        assert_eq!(vars.lookup("greet").unwrap(), "from-default and b-default!");
+        assert_eq!(vars.lookup("plain").unwrap(), "text");
+        assert!(matches!(vars.lookup("a"), Err(Error::Undefined(_))));
+        assert!(matches!(
+            vars.lookup("Bad-Name"),
+            Err(Error::InvalidName(_))
+        ));
     }
 }

@@ -1,4 +1,4 @@
-//! Spin's HTTP routing: exact routes, `:name` segments, a trailing `/...` wildcard,
+//! Spin's HTTP routes: exact routes, `:name` segments, a trailing `/...` wildcard,
 //! and the most specific route wins (literal over `:name` over wildcard, longer over shorter).
 
 use anyhow::{bail, Result};

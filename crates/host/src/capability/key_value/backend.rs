@@ -1,20 +1,11 @@
-//! Key-value stores (`fermyon:spin/key-value@2.0.0`) backed by SQLite (Spin's default)
-//! or Redis, as `runtime-config.toml` says.
+//! Where a store's data lives: SQLite (Spin's default) or Redis, with the same operations.
 
-use crate::state::HostState;
-use crate::world::fermyon::spin2_0_0::key_value::{Error, Host, HostStore};
+use crate::world::fermyon::spin2_0_0::key_value::Error;
 use anyhow::{Context, Result};
 use redis::AsyncCommands;
 use rusqlite::TransactionBehavior;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use wasmtime::component::Resource;
-
-/// A store the guest has opened: a label and the backend behind it.
-pub struct StoreHandle {
-    backend: Backend,
-}
 
 /// Where a store's data lives.
 #[derive(Clone)]
@@ -294,125 +285,6 @@ impl Backend {
 
 fn other(e: impl std::fmt::Display) -> Error {
     Error::Other(e.to_string())
-}
-
-/// Which trigger an instance runs under: Spin gives each trigger its own store connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    Http,
-    Redis,
-}
-
-/// The application's configured stores, by label.
-#[derive(Clone, Default)]
-pub struct KeyValueStores {
-    stores: Arc<HashMap<String, Backend>>,
-    /// Spin-like mode: the Redis trigger's own SQLite connections (the HTTP trigger uses
-    /// `stores`).
-    redis_trigger: Option<Arc<HashMap<String, Backend>>>,
-    /// Whether the stores behave as Spin 3.6.3 and 4.0.2's do (`LoadOptions::kv_like_spin`).
-    pub like_spin: bool,
-}
-
-impl KeyValueStores {
-    /// Stores shared by every instance, working as documented.
-    pub fn new(stores: HashMap<String, Backend>) -> Self {
-        Self {
-            stores: Arc::new(stores),
-            redis_trigger: None,
-            like_spin: false,
-        }
-    }
-
-    /// Stores that behave as Spin's: `redis_trigger` holds the Redis trigger's own SQLite
-    /// connections, and the Redis store's compare-and-swap reports failure after writing.
-    pub fn like_spin(
-        stores: HashMap<String, Backend>,
-        redis_trigger: HashMap<String, Backend>,
-    ) -> Self {
-        Self {
-            stores: Arc::new(stores),
-            redis_trigger: Some(Arc::new(redis_trigger)),
-            like_spin: true,
-        }
-    }
-
-    pub fn contains(&self, label: &str) -> bool {
-        self.stores.contains_key(label)
-    }
-
-    pub fn get(&self, label: &str, trigger: Trigger) -> Option<&Backend> {
-        match (&self.redis_trigger, trigger) {
-            (Some(own), Trigger::Redis) => own.get(label).or_else(|| self.stores.get(label)),
-            _ => self.stores.get(label),
-        }
-    }
-}
-
-impl Host for HostState {}
-
-impl HostStore for HostState {
-    async fn open(&mut self, label: String) -> Result<Resource<StoreHandle>, Error> {
-        let backend = self.open_store(&label)?;
-        self.table
-            .push(StoreHandle { backend })
-            .map_err(|_| Error::StoreTableFull)
-    }
-
-    async fn get(
-        &mut self,
-        store: Resource<StoreHandle>,
-        key: String,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        self.kv(&store)?.get(key).await
-    }
-
-    async fn set(
-        &mut self,
-        store: Resource<StoreHandle>,
-        key: String,
-        value: Vec<u8>,
-    ) -> Result<(), Error> {
-        self.kv(&store)?.set(key, value).await
-    }
-
-    async fn delete(&mut self, store: Resource<StoreHandle>, key: String) -> Result<(), Error> {
-        self.kv(&store)?.delete(key).await
-    }
-
-    async fn exists(&mut self, store: Resource<StoreHandle>, key: String) -> Result<bool, Error> {
-        self.kv(&store)?.exists(key).await
-    }
-
-    async fn get_keys(&mut self, store: Resource<StoreHandle>) -> Result<Vec<String>, Error> {
-        self.kv(&store)?.get_keys().await
-    }
-
-    async fn drop(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<()> {
-        self.table.delete(store)?;
-        Ok(())
-    }
-}
-
-impl HostState {
-    /// The backend of a store this component may use (its `key_value_stores`), as Spin checks.
-    pub fn open_store(&self, label: &str) -> Result<Backend, Error> {
-        if !self.component().key_value_stores.iter().any(|l| l == label) {
-            return Err(Error::AccessDenied);
-        }
-        self.app
-            .key_value
-            .get(label, self.trigger)
-            .cloned()
-            .ok_or(Error::NoSuchStore)
-    }
-
-    fn kv(&self, store: &Resource<StoreHandle>) -> Result<Backend, Error> {
-        self.table
-            .get(store)
-            .map(|h| h.backend.clone())
-            .map_err(other)
-    }
 }
 
 #[cfg(test)]

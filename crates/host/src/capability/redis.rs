@@ -1,19 +1,20 @@
-//! Outbound Redis (`fermyon:spin/redis@2.0.0`), with connections shared across instances.
+//! Outbound Redis (`fermyon:spin/redis@2.0.0`): an instance may connect only to the
+//! addresses its `allowed_outbound_hosts` admit; connections are shared across instances.
 
-use crate::state::HostState;
+use super::table::Table;
+use crate::config::allowed_hosts::AllowedHosts;
 use crate::world::fermyon::spin2_0_0::redis::{
-    Error, Host, HostConnection, RedisParameter, RedisResult,
+    self as bindings, Connection, Error, Host, HostConnection, RedisParameter, RedisResult,
 };
+use anyhow::Result;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use wasmtime::component::Resource;
+use wasmtime::component::{HasSelf, Linker, Resource};
 
-/// An open connection as the guest holds it.
-pub struct ConnectionHandle {
-    conn: ConnectionManager,
-}
+/// The most connections one instance may hold open, as in Spin.
+const OPEN_CONNECTIONS: usize = 256;
 
 /// One multiplexed, self-reconnecting connection per Redis address, for the whole app.
 #[derive(Clone, Default)]
@@ -71,29 +72,65 @@ pub fn flatten(value: Value, out: &mut Vec<RedisResult>) {
     }
 }
 
-impl Host for HostState {}
+/// One instance's outbound Redis: who it is, where it may connect, what it holds open.
+pub struct RedisState {
+    component: Arc<str>,
+    allowed: Arc<AllowedHosts>,
+    pool: RedisPool,
+    open: Table<ConnectionManager>,
+}
 
-impl HostConnection for HostState {
-    async fn open(&mut self, address: String) -> Result<Resource<ConnectionHandle>, Error> {
+impl RedisState {
+    pub fn new(component: Arc<str>, allowed: Arc<AllowedHosts>, pool: RedisPool) -> Self {
+        Self {
+            component,
+            allowed,
+            pool,
+            open: Table::new(OPEN_CONNECTIONS),
+        }
+    }
+
+    fn redis(&self, c: &Resource<Connection>) -> Result<ConnectionManager, Error> {
+        self.open
+            .get(c.rep())
+            .cloned()
+            .ok_or_else(|| Error::Other("unknown connection handle".into()))
+    }
+}
+
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut RedisState,
+) -> Result<()> {
+    Ok(bindings::add_to_linker::<T, HasSelf<RedisState>>(
+        linker, get,
+    )?)
+}
+
+impl Host for RedisState {}
+
+impl HostConnection for RedisState {
+    async fn open(&mut self, address: String) -> Result<Resource<Connection>, Error> {
         if url::Url::parse(&address).is_err() {
             return Err(Error::InvalidAddress);
         }
-        if !self.component().outbound.allows_url(&address) {
+        if !self.allowed.allows_url(&address) {
             tracing::error!(
                 "component `{}` may not connect to {address}: add it to allowed_outbound_hosts",
-                self.component().id
+                self.component
             );
             return Err(Error::InvalidAddress);
         }
-        let conn = self.app.redis.get(&address).await?;
-        self.table
-            .push(ConnectionHandle { conn })
+        let conn = self.pool.get(&address).await?;
+        self.open
+            .push(conn)
+            .map(Resource::new_own)
             .map_err(|_| Error::TooManyConnections)
     }
 
     async fn publish(
         &mut self,
-        c: Resource<ConnectionHandle>,
+        c: Resource<Connection>,
         channel: String,
         payload: Vec<u8>,
     ) -> Result<(), Error> {
@@ -105,7 +142,7 @@ impl HostConnection for HostState {
 
     async fn get(
         &mut self,
-        c: Resource<ConnectionHandle>,
+        c: Resource<Connection>,
         key: String,
     ) -> Result<Option<Vec<u8>>, Error> {
         self.redis(&c)?.get(key).await.map_err(other)
@@ -113,28 +150,24 @@ impl HostConnection for HostState {
 
     async fn set(
         &mut self,
-        c: Resource<ConnectionHandle>,
+        c: Resource<Connection>,
         key: String,
         value: Vec<u8>,
     ) -> Result<(), Error> {
         self.redis(&c)?.set(key, value).await.map_err(other)
     }
 
-    async fn incr(&mut self, c: Resource<ConnectionHandle>, key: String) -> Result<i64, Error> {
+    async fn incr(&mut self, c: Resource<Connection>, key: String) -> Result<i64, Error> {
         self.redis(&c)?.incr(key, 1).await.map_err(other)
     }
 
-    async fn del(
-        &mut self,
-        c: Resource<ConnectionHandle>,
-        keys: Vec<String>,
-    ) -> Result<u32, Error> {
+    async fn del(&mut self, c: Resource<Connection>, keys: Vec<String>) -> Result<u32, Error> {
         self.redis(&c)?.del(keys).await.map_err(other)
     }
 
     async fn sadd(
         &mut self,
-        c: Resource<ConnectionHandle>,
+        c: Resource<Connection>,
         key: String,
         values: Vec<String>,
     ) -> Result<u32, Error> {
@@ -143,7 +176,7 @@ impl HostConnection for HostState {
 
     async fn smembers(
         &mut self,
-        c: Resource<ConnectionHandle>,
+        c: Resource<Connection>,
         key: String,
     ) -> Result<Vec<String>, Error> {
         self.redis(&c)?.smembers(key).await.map_err(other)
@@ -151,7 +184,7 @@ impl HostConnection for HostState {
 
     async fn srem(
         &mut self,
-        c: Resource<ConnectionHandle>,
+        c: Resource<Connection>,
         key: String,
         values: Vec<String>,
     ) -> Result<u32, Error> {
@@ -160,7 +193,7 @@ impl HostConnection for HostState {
 
     async fn execute(
         &mut self,
-        c: Resource<ConnectionHandle>,
+        c: Resource<Connection>,
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> Result<Vec<RedisResult>, Error> {
@@ -177,24 +210,49 @@ impl HostConnection for HostState {
         Ok(out)
     }
 
-    async fn drop(&mut self, c: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
-        self.table.delete(c)?;
+    async fn drop(&mut self, c: Resource<Connection>) -> wasmtime::Result<()> {
+        self.open.remove(c.rep());
         Ok(())
-    }
-}
-
-impl HostState {
-    fn redis(&self, c: &Resource<ConnectionHandle>) -> Result<ConnectionManager, Error> {
-        self.table
-            .get(c)
-            .map(|h| h.conn.clone())
-            .map_err(|e| Error::Other(e.to_string()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn state(allowed: &[&str]) -> RedisState {
+        let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+        RedisState::new(
+            "probe".into(),
+            Arc::new(AllowedHosts::parse(&allowed).unwrap()),
+            RedisPool::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn only_allowed_addresses_are_opened() {
+        // Refused before any connection is tried: nothing listens on these ports.
+        let mut s = state(&["redis://127.0.0.1:1"]);
+        for refused in ["redis://127.0.0.1:2", "redis://10.0.0.1:1", "not a url"] {
+            assert!(
+                matches!(s.open(refused.into()).await, Err(Error::InvalidAddress)),
+                "{refused}"
+            );
+        }
+        // Allowed, so tried: the error is the connection's, not the allow-list's.
+        match s.open("redis://127.0.0.1:1".into()).await {
+            Err(Error::Other(why)) => assert!(why.contains("cannot connect"), "{why}"),
+            other => panic!(
+                "expected a connection error, got {:?}",
+                other.map(|r| r.rep())
+            ),
+        }
+        let mut none = state(&[]);
+        assert!(matches!(
+            none.open("redis://127.0.0.1:1".into()).await,
+            Err(Error::InvalidAddress)
+        ));
+    }
 
     #[test]
     fn nested_replies_are_flattened_in_order() {

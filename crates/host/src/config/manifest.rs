@@ -252,10 +252,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         for (var, template) in &rc.variables {
             check_variable_name(var)
                 .with_context(|| format!("{file}: component.{id}.variables.{var}"))?;
-            for reference in crate::variables::template_references(template)
+            for reference in super::template::references(template)
                 .with_context(|| format!("{file}: component.{id}.variables.{var}"))?
             {
-                if !raw.variables.contains_key(&reference) {
+                if !raw.variables.contains_key(reference) {
                     bail!("{file}: component.{id}.variables.{var} refers to `{{{{ {reference} }}}}`, which [variables] does not declare: add `[variables] {reference} = {{ default = \"...\" }}`");
                 }
             }
@@ -289,7 +289,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         let component = component_ref("http", i, &t.component)?;
         let route = match &t.route {
             RawRoute::Path(p) => {
-                crate::trigger::http::routing::validate_route(p)
+                super::routes::validate_route(p)
                     .with_context(|| format!("{file}: trigger.http[{i}].route"))?;
                 Some(p.clone())
             }
