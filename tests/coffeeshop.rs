@@ -18,8 +18,23 @@ fn catalog_routes_at_current_and_older_paths() {
     assert_eq!(
         all[1],
         json!({ "itemType": 1, "name": "COFFEE_BLACK", "price": 3.0, "priceCents": 300,
-                "image": "img/COFFEE_BLACK.png", "station": "barista" })
+                "image": "/img/coffee-black.svg", "station": "barista" })
     );
+    // Every item's icon is served by the web component, as an SVG the page's policy allows.
+    for item in all.as_array().unwrap() {
+        let image = item["image"].as_str().unwrap();
+        let icon = shop.get(image);
+        assert_eq!(icon.status, 200, "{image}: {}", icon.body);
+        assert_eq!(
+            icon.header("content-type"),
+            Some("image/svg+xml"),
+            "{image}"
+        );
+        assert!(icon.body.starts_with("<svg "), "{image}: {}", icon.body);
+    }
+    let page = shop.get("/");
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("img-src 'self'"), "{csp}");
     assert_eq!(all[7]["priceCents"], 325);
     assert_eq!(all[7]["station"], "kitchen");
     assert_eq!(shop.get("/v1-get-item-types").json(), all);

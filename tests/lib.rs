@@ -329,7 +329,7 @@ impl Shop {
     }
 }
 
-/// The anchor request shape of DESIGN.md section 3.
+/// The anchor request shape of ../shared/DESIGN.md section 3.
 pub fn order_request(barista: Value, kitchen: Value) -> Value {
     json!({
         "commandType": 0,

@@ -434,7 +434,12 @@
 
   function menuItem(entry) {
     const name = label(entry.name);
+    // The catalog names the item's icon, served from this origin (web/img/); decorative.
+    const icon = typeof entry.image === "string" && entry.image.startsWith("/img/")
+      ? h("img", { class: "menu-item-icon", src: entry.image, alt: "", width: 32, height: 32 })
+      : null;
     return h("li", { class: "menu-item", "data-testid": `menu-item-${entry.name}` },
+      icon,
       h("div", { class: "menu-item-text" },
         h("span", { class: "menu-item-name" }, name),
         h("span", { class: "menu-item-price" }, dollars(entry.priceCents))),

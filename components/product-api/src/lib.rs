@@ -1,5 +1,6 @@
-//! product-api: the catalog of DESIGN.md section 3, at the current and the older paths.
-//! Anyone may read it.
+//! product-api: the catalog, at the current and the older paths (the original contract is
+//! ../shared/DESIGN.md, section 3; the one served is `web/v1/api/openapi.json`). Anyone may
+//! read it.
 
 use domain::catalog;
 use platform::router::{self, Call, Reply, Route, ANYONE};

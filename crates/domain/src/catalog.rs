@@ -18,9 +18,17 @@ pub fn lookup(item_type: ItemType) -> CatalogItem {
         item_type,
         name: name.to_owned(),
         price_cents: PRICES_CENTS[usize::from(item_type.code())],
-        image: format!("img/{name}.png"),
+        image: image_path(item_type),
         station: item_type.station(),
     }
+}
+
+/// Where the item's icon is served: the `web` component serves the repository's `web/`
+/// directory at `/`, and `web/img/` holds one SVG per item type, named after its WIT name
+/// (`COFFEE_BLACK` -> `/img/coffee-black.svg`).
+pub fn image_path(item_type: ItemType) -> String {
+    let file = item_type.wire_name().to_ascii_lowercase().replace('_', "-");
+    format!("/img/{file}.svg")
 }
 
 /// All ten items, in code order.
@@ -183,7 +191,11 @@ mod tests {
                 (9, "CROISSANT_CHOCOLATE", 350, Station::Kitchen),
             ]
         );
-        assert_eq!(lookup(ItemType::Muffin).image, "img/MUFFIN.png");
+        assert_eq!(lookup(ItemType::Muffin).image, "/img/muffin.svg");
+        assert_eq!(
+            lookup(ItemType::CroissantChocolate).image,
+            "/img/croissant-chocolate.svg"
+        );
     }
 
     #[test]
@@ -196,15 +208,29 @@ mod tests {
                 "name": "COFFEE_BLACK",
                 "price": 3.0,
                 "priceCents": 300,
-                "image": "img/COFFEE_BLACK.png",
+                "image": "/img/coffee-black.svg",
                 "station": "barista"
             }])
         );
         let text = serde_json::to_string(&entries_for(&[ItemType::Croissant])).unwrap();
         assert_eq!(
             text,
-            r#"[{"itemType":7,"name":"CROISSANT","price":3.25,"priceCents":325,"image":"img/CROISSANT.png","station":"kitchen"}]"#
+            r#"[{"itemType":7,"name":"CROISSANT","price":3.25,"priceCents":325,"image":"/img/croissant.svg","station":"kitchen"}]"#
         );
+    }
+
+    /// The icons live in the web component's files (`web/img/`), not in this crate: a
+    /// renamed item or a missing file shows here before it is a 404 on the page.
+    #[test]
+    fn every_item_has_its_icon_in_web_img() {
+        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+        for item in catalog() {
+            let file = web.join(item.image.trim_start_matches('/'));
+            let svg = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{} for {}: {e}", file.display(), item.name));
+            assert!(svg.starts_with("<svg "), "{}", file.display());
+            assert!(!svg.contains("<script"), "{}", file.display());
+        }
     }
 
     #[test]

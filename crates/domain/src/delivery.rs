@@ -1,6 +1,7 @@
 //! Durable delivery, the pure part: when a message that was not acknowledged is due again,
 //! when it is given up on, and how to read Redis stream replies once Spin has flattened them
-//! into one list (DESIGN.md section 4). The Redis calls themselves live in `platform::queue`.
+//! into one list (ARCHITECTURE.md, "Events: streams and doorbells"). The Redis calls
+//! themselves live in `platform::queue`.
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! Events on Redis (DESIGN.md section 4): one JSON envelope per message.
+//! Events on Redis (ARCHITECTURE.md, "Events: streams and doorbells"): one JSON envelope per
+//! message, a WIT record of `wit/coffeeshop.wit`.
 
 use serde::Serialize;
 

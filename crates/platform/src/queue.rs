@@ -1,6 +1,7 @@
-//! Durable delivery of events (DESIGN.md section 4). Spin's Redis trigger is plain pub/sub,
-//! which loses what nobody hears and hands every replica every message. So each channel also
-//! has a Redis stream, `events:<channel>`, read through one consumer group:
+//! Durable delivery of events (ARCHITECTURE.md, "Events: streams and doorbells"). Spin's Redis
+//! trigger is plain pub/sub, which loses what nobody hears and hands every replica every
+//! message. So each channel also has a Redis stream, `events:<channel>`, read through one
+//! consumer group:
 //!
 //! - `send` appends the event to the stream and, in the same atomic step, publishes it on the
 //!   channel unless that channel's doorbell already rings for a drain not yet started; the
