@@ -3,7 +3,9 @@
 //! Run with `cargo bench -p spin-lite-host --bench http`. Settings (environment):
 //! - `BENCH_SECONDS` (default 5): how long each load run lasts;
 //! - `BENCH_CONNECTIONS` (default `1,16,64`): the keep-alive connection counts;
-//! - `BENCH_LOADGEN` (`wrk` or `builtin`; default `wrk` when it is installed).
+//! - `BENCH_LOADGEN` (`wrk` or `builtin`; default `wrk` when it is installed);
+//! - `BENCH_BASELINE`: another `spin-lite` binary (say an earlier commit's) to measure in the
+//!   same run, interleaved with this build, and print side by side.
 //!
 //! It builds the `hello` component and the host in release, starts `spin-lite up` on a free
 //! loopback port, drives both servers with keep-alive load and prints throughput and latency,
@@ -46,8 +48,20 @@ fn main() -> Result<()> {
     let one = write_manifest(&dir.path().join("one"), &wasm, 1)?;
     let (warm_up, cold_ms) = HostProcess::start(&host_bin, &one)?;
     drop(warm_up);
-    let (host, cached_ms) = HostProcess::start(&host_bin, &one)?;
     let lean = write_manifest(&dir.path().join("lean"), &lean_wasm, 1)?;
+    // An earlier build, measured between this build's runs so both see the same machine.
+    let baseline = match std::env::var_os("BENCH_BASELINE") {
+        Some(bin) => {
+            let bin = PathBuf::from(bin);
+            let (hello, _) = HostProcess::start(&bin, &one)
+                .with_context(|| format!("BENCH_BASELINE {}", bin.display()))?;
+            let (lean, _) = HostProcess::start(&bin, &lean)?;
+            Some((bin, hello, lean))
+        }
+        None => None,
+    };
+
+    let (host, cached_ms) = HostProcess::start(&host_bin, &one)?;
     let (lean_host, _) = HostProcess::start(&host_bin, &lean)?;
 
     let native = NativeServer::start()?;
@@ -59,9 +73,24 @@ fn main() -> Result<()> {
     println!("  hello:      spin-sdk `Request` -> `Response` (the request converted into spin-sdk's types)");
     println!("  hello-wasi: spin-sdk on the wasi:http types directly (no conversion)");
     let mut rows = Vec::new();
+    let mut baseline_rows = Vec::new();
     for &c in &connections {
-        let h = load(use_wrk, host.addr, c, seconds)?;
-        let l = load(use_wrk, lean_host.addr, c, seconds)?;
+        let (h, l) = match &baseline {
+            None => (
+                load(use_wrk, host.addr, c, seconds)?,
+                load(use_wrk, lean_host.addr, c, seconds)?,
+            ),
+            Some((_, hello, lean)) => {
+                // This build, the baseline, the baseline again, this build again: whichever
+                // runs first in a pair measured a few percent lower (an A/A run shows it), so
+                // each side gets one early and one late run, averaged.
+                let (h, bh) = interleaved(use_wrk, host.addr, hello.addr, c, seconds)?;
+                baseline_rows.push(("hello", c, bh));
+                let (l, bl) = interleaved(use_wrk, lean_host.addr, lean.addr, c, seconds)?;
+                baseline_rows.push(("hello-wasi", c, bl));
+                (h, l)
+            }
+        };
         let n = load(use_wrk, native.addr, c, seconds)?;
         rows.push(("hello", c, h, n.clone()));
         rows.push(("hello-wasi", c, l, n));
@@ -136,6 +165,25 @@ fn main() -> Result<()> {
             if r.errors > 0 {
                 println!("      ! {who}: {} errors or non-2xx responses", r.errors);
             }
+        }
+    }
+    if let Some((bin, _, _)) = &baseline {
+        println!();
+        println!("this build against BENCH_BASELINE={}", bin.display());
+        println!(
+            "{:<10} {:>5} | {:>10} {:>9} | {:>10} {:>9} | {:>13}",
+            "guest", "conns", "this req/s", "p99", "base req/s", "p99", "this/baseline"
+        );
+        println!("{}", "-".repeat(80));
+        for ((guest, c, h, _), (_, _, b)) in rows.iter().zip(&baseline_rows) {
+            println!(
+                "{guest:<10} {c:>5} | {:>10.0} {:>9} | {:>10.0} {:>9} | {:>12.1}%",
+                h.rps,
+                fmt_dur(h.p99),
+                b.rps,
+                fmt_dur(b.p99),
+                h.rps / b.rps * 100.0
+            );
         }
     }
     println!();
@@ -370,6 +418,33 @@ struct LoadResult {
     p50: Duration,
     p99: Duration,
     errors: u64,
+}
+
+impl LoadResult {
+    /// Two runs of the same load as one: mean throughput and latencies, all errors.
+    fn mean(&self, other: &Self) -> Self {
+        LoadResult {
+            rps: (self.rps + other.rps) / 2.0,
+            p50: (self.p50 + other.p50) / 2,
+            p99: (self.p99 + other.p99) / 2,
+            errors: self.errors + other.errors,
+        }
+    }
+}
+
+/// `a` and `b` measured in the order a, b, b, a; each side's two runs averaged.
+fn interleaved(
+    use_wrk: bool,
+    a: SocketAddr,
+    b: SocketAddr,
+    connections: usize,
+    seconds: u64,
+) -> Result<(LoadResult, LoadResult)> {
+    let a1 = load(use_wrk, a, connections, seconds)?;
+    let b1 = load(use_wrk, b, connections, seconds)?;
+    let b2 = load(use_wrk, b, connections, seconds)?;
+    let a2 = load(use_wrk, a, connections, seconds)?;
+    Ok((a1.mean(&a2), b1.mean(&b2)))
 }
 
 fn load(use_wrk: bool, addr: SocketAddr, connections: usize, seconds: u64) -> Result<LoadResult> {

@@ -498,7 +498,12 @@ fn a_flood_of_redis_messages_waits_in_redis_not_in_the_host() {
     // No output-buffer limit, so Redis keeps the whole flood for the subscriber that does
     // not read it (by default it would close the connection, and the host would end).
     redis
-        .command(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0"])
+        .command(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 0 0 0",
+        ])
         .unwrap();
     redis.command(&["PUBLISH", "slow", "sleep:3000"]).unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -515,7 +520,9 @@ fn a_flood_of_redis_messages_waits_in_redis_not_in_the_host() {
         ])
         .unwrap();
     // While the handler sleeps, the host reads only its few messages ahead.
-    let clients = redis.command(&["CLIENT", "LIST", "TYPE", "pubsub"]).unwrap();
+    let clients = redis
+        .command(&["CLIENT", "LIST", "TYPE", "pubsub"])
+        .unwrap();
     let held_by_redis: u64 = clients
         .split_whitespace()
         .filter_map(|f| f.strip_prefix("omem="))
