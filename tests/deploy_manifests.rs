@@ -1915,3 +1915,73 @@ fn the_source_readers_find_the_names_or_refuse() {
     let unknown = events.replace("    B,", "    D,");
     assert!(queued_channels(&unknown).unwrap_err().contains("D"));
 }
+
+/// The crates `package_dir` depends on by path, itself included, as workspace-relative dirs.
+fn path_crates(package_dir: &str, into: &mut BTreeSet<String>) {
+    if !into.insert(package_dir.to_string()) {
+        return;
+    }
+    let manifest: toml::Table = toml::from_str(&source(&format!("{package_dir}/Cargo.toml")))
+        .unwrap_or_else(|e| panic!("{package_dir}/Cargo.toml: {e}"));
+    let deps = manifest.get("dependencies").and_then(|d| d.as_table());
+    for dep in deps.into_iter().flat_map(|d| d.values()) {
+        if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
+            let joined = Path::new(package_dir).join(path);
+            let mut parts: Vec<&str> = Vec::new();
+            for part in joined.iter().filter_map(|p| p.to_str()) {
+                match part {
+                    ".." => {
+                        parts.pop();
+                    }
+                    "." => {}
+                    other => parts.push(other),
+                }
+            }
+            path_crates(&parts.join("/"), into);
+        }
+    }
+}
+
+#[test]
+fn spin_watch_rebuilds_a_component_when_any_of_its_sources_change() {
+    let manifest: toml::Table = toml::from_str(&source("spin.toml")).unwrap();
+    let components = manifest["component"].as_table().unwrap();
+    for (id, component) in components {
+        let build = component
+            .get("build")
+            .unwrap_or_else(|| panic!("component.{id} has no build"));
+        let command = build["command"].as_str().unwrap();
+        let package = command
+            .split_whitespace()
+            .skip_while(|w| *w != "-p")
+            .nth(1)
+            .unwrap_or_else(|| panic!("component.{id}.build.command names no package"));
+        let watch: Vec<&str> = build
+            .get("watch")
+            .and_then(|w| w.as_array())
+            .unwrap_or_else(|| panic!("component.{id}.build has no watch"))
+            .iter()
+            .map(|g| g.as_str().unwrap())
+            .collect();
+        for glob in &watch {
+            let dir = glob.split('*').next().unwrap().trim_end_matches('/');
+            assert!(
+                workspace_root().join(dir).exists(),
+                "component.{id}.build.watch: `{glob}` starts at `{dir}`, which does not exist"
+            );
+        }
+        let mut crates = BTreeSet::new();
+        path_crates(&format!("components/{package}"), &mut crates);
+        for dir in crates {
+            let sources = format!("{dir}/src/**/*.rs");
+            assert!(
+                watch.contains(&sources.as_str()),
+                "component.{id}.build.watch lacks `{sources}` (package {package} depends on {dir})"
+            );
+        }
+        assert!(
+            watch.iter().any(|g| g.starts_with("wit/")),
+            "component.{id}.build.watch lacks the WIT types"
+        );
+    }
+}
