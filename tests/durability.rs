@@ -163,6 +163,22 @@ fn an_always_failing_handler_is_dead_lettered_and_can_be_replayed() {
         again.header("content-type"),
         Some("application/problem+json")
     );
+
+    // The garbage cannot be fixed: an operator purges it, once, and nothing is sent.
+    let purge = format!(
+        "/v1/api/events/dead-letters/{}",
+        garbage["id"].as_str().unwrap()
+    );
+    let purged = shop.request("DELETE", &purge, &[], None);
+    assert_eq!(purged.status, 200, "{}", purged.body);
+    assert_eq!(purged.json()["payload"], "{not json");
+    assert!(runs::dead_letters(&shop).is_empty());
+    assert_eq!(shop.request("DELETE", &purge, &[], None).status, 404);
+    assert_eq!(
+        shop.request("DELETE", "/v1/api/events/dead-letters/nope", &[], None)
+            .status,
+        404
+    );
 }
 
 /// Runs `plan` against `targets` and calls `strike` once `after` orders are accepted, while
@@ -378,4 +394,54 @@ fn oversized_and_slow_requests_do_not_hold_up_other_clients() {
          of 8 MiB were refused with 413",
         ordinary.as_secs_f64()
     ));
+}
+
+#[test]
+fn a_backlog_longer_than_one_drain_is_worked_off_without_the_sweep() {
+    let _one = one_at_a_time();
+    // Orders placed while every worker is down: their events wait on the streams.
+    let variables = [("auto_fulfill", "false")];
+    let mut shop = Shop::start_without_workers(&variables);
+    const ORDERS: usize = 600; // more than one drain's bound (500)
+    shop.restock(&[(1, ORDERS as u32)]);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                while next.fetch_add(1, Ordering::SeqCst) < ORDERS {
+                    one_coffee(&shop);
+                }
+            });
+        }
+    });
+    let waiting = |shop: &Shop| {
+        let queues = shop.get("/v1/api/events/queues").json();
+        queues["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["channel"] == "barista_order_placed")
+            .and_then(|q| q["unacknowledged"].as_u64())
+            .unwrap()
+    };
+    assert_eq!(waiting(&shop), ORDERS as u64);
+    shop.start_workers(&variables);
+    // One doorbell, as the next event or the sweep would ring it; no sweep after it.
+    shop.redis
+        .command(&[
+            "PUBLISH",
+            "barista_order_placed",
+            r#"{"type":"barista_order_placed","doorbell":true}"#,
+        ])
+        .unwrap();
+    let started = Instant::now();
+    while waiting(&shop) > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} events still wait: a drain that stopped at its bound did not ring again\n{}",
+            waiting(&shop),
+            shop.output()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

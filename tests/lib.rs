@@ -63,7 +63,7 @@ pub const HTTP_COMPONENTS: &[&str] = &[
 ];
 pub const WORKER_COMPONENTS: &[&str] = &["counter-worker", "barista-worker", "kitchen-worker"];
 /// The channels the workers subscribe to (their readiness shows there).
-const WORKER_CHANNELS: &[&str] = &[
+pub const WORKER_CHANNELS: &[&str] = &[
     "barista_order_placed",
     "kitchen_order_placed",
     "barista_order_updated",
@@ -94,6 +94,14 @@ pub fn credential_variables() -> Vec<(String, String)> {
             format!("otto:{OPERATOR_TOKEN},root:{ROOT_TOKEN}"),
         ),
     ]
+}
+
+/// Ready once the workers' channels at `redis` have subscribers.
+fn workers_subscribed(redis: &Redis) -> Ready {
+    Ready::Subscribed {
+        redis: redis.addr(),
+        channels: WORKER_CHANNELS.iter().map(|c| c.to_string()).collect(),
+    }
 }
 
 /// A running coffee shop.
@@ -138,16 +146,11 @@ impl Shop {
                 HTTP_COMPONENTS,
                 Ready::Http,
             ));
-            let channels = WORKER_CHANNELS.iter().map(|c| c.to_string()).collect();
-            let ready = Ready::Subscribed {
-                redis: redis.addr(),
-                channels,
-            };
             others.push(Self::start_part(
                 &redis,
                 variables,
                 WORKER_COMPONENTS,
-                ready,
+                workers_subscribed(&redis),
             ));
         }
         let host = http.remove(0);
@@ -158,6 +161,26 @@ impl Shop {
             others,
             dir: tempfile::tempdir().unwrap(),
         }
+    }
+
+    /// deploy/'s HTTP SpinApp alone, no workers yet (`start_workers` adds them): events
+    /// queue up on their streams as they would while every worker is down.
+    pub fn start_without_workers(variables: &[(&str, &str)]) -> Shop {
+        let redis = Redis::start().unwrap();
+        let host = Self::start_part(&redis, variables, HTTP_COMPONENTS, Ready::Http);
+        Shop {
+            redis,
+            host,
+            others: Vec::new(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Starts one replica of deploy/'s workers, and waits until they are subscribed.
+    pub fn start_workers(&mut self, variables: &[(&str, &str)]) {
+        let ready = workers_subscribed(&self.redis);
+        let workers = Self::start_part(&self.redis, variables, WORKER_COMPONENTS, ready);
+        self.others.push(workers);
     }
 
     /// The base URL of every process that serves HTTP.

@@ -33,8 +33,9 @@ const DEAD_LETTERS: &str = "events:dead-letters";
 const DEAD_LETTER_FIELDS: usize = 5;
 /// How long an acknowledged event id is remembered for deduplication.
 const REMEMBER_SECONDS: &str = "604800";
-/// A bound on one doorbell's work, so a handler never runs unboundedly; later doorbells
-/// and the sweep pick up the rest.
+/// A bound on one doorbell's work, so a handler never runs unboundedly; a drain that stops
+/// there rings the doorbell again, so the rest follows at once without waiting for a new
+/// event or the sweep.
 const MAX_PER_DRAIN: usize = 500;
 /// How many new messages one read takes, and one handler call gets.
 const BATCH: usize = 100;
@@ -226,6 +227,7 @@ impl Queue {
             redelivered.push((entry, due.deliveries + 1));
         }
         self.deliver(channel, redelivered, policy, &mut handler, &mut done)?;
+        let mut read_to_end = false;
         while done.total() < MAX_PER_DRAIN {
             let count = BATCH.to_string();
             let reply = self.exec(
@@ -240,8 +242,12 @@ impl Queue {
             self.deliver(channel, batch, policy, &mut handler, &mut done)?;
             // The stream is read to its end: what is sent from now on rings a new bell.
             if last {
+                read_to_end = true;
                 break;
             }
+        }
+        if !read_to_end {
+            self.ring(channel)?;
         }
         Ok(done)
     }
@@ -477,6 +483,17 @@ impl Queue {
         }
         self.ring_best_effort(&letter.channel, &letter.payload);
         Ok(Some(letter))
+    }
+
+    /// Removes a dead letter for good (an operator gave up on it). `None` if there is no
+    /// such dead letter.
+    pub fn purge(&self, id: &str) -> anyhow::Result<Option<DeadLetter>> {
+        let reply = self.exec("XRANGE", &[DEAD_LETTERS, id, id])?;
+        let Some(letter) = dead_letters_of(&reply)?.into_iter().next() else {
+            return Ok(None);
+        };
+        // Only the call that removed it reports it, as with `replay`.
+        Ok((self.int("XDEL", &[DEAD_LETTERS, id])? == 1).then_some(letter))
     }
 
     fn int(&self, command: &str, args: &[&str]) -> anyhow::Result<u64> {
