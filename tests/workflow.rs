@@ -448,6 +448,104 @@ fn notifications_feed_is_in_order_without_gaps_and_replayable() {
     let one = one["notifications"].as_array().unwrap();
     assert!(!one.is_empty() && one.iter().all(|n| n["orderId"] == ids[1].as_str()));
     assert_eq!(shop.get("/v1/api/notifications?after=abc").status, 400);
+
+    // A page that opens starts at the newest entries, then follows from their cursor.
+    let newest = shop.get("/v1/api/notifications?newest=true&limit=3").json();
+    let tail: Vec<u64> = newest["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["cursor"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let last = expected as u64;
+    assert_eq!(
+        tail,
+        vec![last - 2, last - 1, last],
+        "the newest three, oldest first"
+    );
+    assert_eq!(newest["next"], last.to_string());
+    let then = shop
+        .get(&format!("/v1/api/notifications?after={last}"))
+        .json();
+    assert_eq!(then["notifications"], json!([]), "nothing after the newest");
+    let own = shop
+        .get(&format!(
+            "/v1/api/notifications?orderId={}&newest=true&limit=2",
+            ids[1]
+        ))
+        .json();
+    let own = own["notifications"].as_array().unwrap();
+    let events = timeline_events(&orders[1]);
+    assert_eq!(own.len(), 2);
+    assert_eq!(own[1]["event"].as_str(), events.last().map(String::as_str));
+    for bad in ["newest=maybe", "newest=true&after=4"] {
+        let r = shop.get(&format!("/v1/api/notifications?{bad}"));
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.json()["errors"][0]["pointer"], "?newest", "{bad}");
+    }
+}
+
+#[test]
+fn listing_pages_come_from_the_indexes_and_the_sweep_sees_only_open_orders() {
+    let shop = Shop::start(&[]);
+    let ids: Vec<String> = (0..5)
+        .map(|_| id_of(&shop.place(json!([{ "itemType": 1 }]), json!([]))))
+        .collect();
+    for id in &ids {
+        shop.wait_for_status(id, "READY", SOON);
+    }
+    for id in &ids[..2] {
+        let r = shop.post_json(&format!("/v1/api/orders/{id}/pickup"), &json!({}));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // Newest first, paged, by status, with totals.
+    let page = |query: &str| {
+        shop.get(&format!("/v1/api/fulfillment-orders?{query}"))
+            .json()
+    };
+    let ids_of = |p: &Value| -> Vec<String> {
+        p["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = page("pageSize=2");
+    assert_eq!(all["total"], 5);
+    let mut newest_first: Vec<String> = ids.clone();
+    newest_first.reverse();
+    let mut paged = ids_of(&all);
+    paged.extend(ids_of(&page("pageSize=2&page=2")));
+    paged.extend(ids_of(&page("pageSize=2&page=3")));
+    assert_eq!(paged, newest_first);
+    let ready = page("status=READY");
+    assert_eq!(ready["total"], 3);
+    assert_eq!(ids_of(&ready), newest_first[..3].to_vec());
+    let fulfilled = page("status=FULFILLED");
+    assert_eq!(ids_of(&fulfilled), vec![ids[1].clone(), ids[0].clone()]);
+    assert_eq!(page("status=CANCELLED")["total"], 0);
+    assert_eq!(page("page=9")["orders"], json!([]));
+
+    // Picked up and consumed: settled, so the sweep no longer reads them.
+    let sweep = shop.post_json("/v1/api/orders/sweep", &json!({})).json();
+    assert_eq!(sweep["checked"], 3, "only the READY ones are open: {sweep}");
+
+    // Orders stored before the indexes existed are indexed by the next sweep, once.
+    let redis = &shop.redis;
+    for key in ["orders:by-created", "orders:open", "orders:indexed"] {
+        redis.command(&["DEL", key]).unwrap();
+    }
+    for status in ["READY", "FULFILLED"] {
+        redis
+            .command(&["DEL", &format!("orders:status:{status}")])
+            .unwrap();
+    }
+    assert_eq!(page("")["total"], 0, "the index is gone");
+    let sweep = shop.post_json("/v1/api/orders/sweep", &json!({})).json();
+    assert_eq!(sweep["checked"], 3, "{sweep}");
+    assert_eq!(page("")["total"], 5);
+    assert_eq!(page("status=FULFILLED")["total"], 2);
 }
 
 #[test]

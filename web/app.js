@@ -941,7 +941,10 @@
   async function loadWholeFeed() {
     const at = epoch;
     const cursor = storageGet(sessionStorage, CURSOR_KEY);
-    const path = cursor ? `/v1/api/notifications?after=${encodeURIComponent(cursor)}` : "/v1/api/notifications";
+    // A session without a cursor starts at the newest entries, not at the oldest one kept.
+    const path = cursor
+      ? `/v1/api/notifications?after=${encodeURIComponent(cursor)}`
+      : `/v1/api/notifications?newest=true&limit=${FEED_KEEP}`;
     let answer;
     try {
       answer = await api("GET", path);

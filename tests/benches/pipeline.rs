@@ -21,18 +21,21 @@
 //! once fewer than half of the orders due so far are accepted; the accepted orders then have
 //! `SETTLE` to become READY. Progress goes to stderr, the table to stdout.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use coffeeshop_tests::{order_request, runs, COMPONENTS};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
-use std::process::Command;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use test_support::{http, workspace_root, Host, Ready, Redis, Runtime};
+use test_support::http;
+
+#[path = "shop.rs"]
+#[allow(dead_code)] // each benchmark uses a part of it
+mod shop;
+use shop::{env_or, list, loopback, restock, runtime_name, start, Shop};
 
 /// How long after a rate's last answer its accepted orders may still become READY.
 const SETTLE: Duration = Duration::from_secs(10);
@@ -65,8 +68,8 @@ fn main() -> Result<()> {
             let shop = Shop {
                 name: format!("shop at {base}"),
                 base,
-                redis: loopback(&redis)?,
-                operator_token: std::env::var("PIPELINE_OPERATOR_TOKEN")
+                redis: Some(loopback(&redis)?),
+                token: std::env::var("PIPELINE_OPERATOR_TOKEN")
                     .context("PIPELINE_OPERATOR_TOKEN: an operator's token, to restock")?,
                 _processes: None,
             };
@@ -75,7 +78,7 @@ fn main() -> Result<()> {
         (Err(_), Err(_)) => {
             test_support::build_wasm(COMPONENTS)?;
             for name in list("PIPELINE_RUNTIMES", "spin-lite,3.6.3,4.0.2") {
-                match start(&name) {
+                match start(&name, &[("auto_fulfill", "true")]) {
                     Ok(shop) => rows.extend(measure(&shop, &rates, seconds)),
                     Err(e) => rows.push(failed(&runtime_name(&name), "did not start", &e)),
                 }
@@ -97,108 +100,14 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn list(name: &str, default: &str) -> Vec<String> {
-    env_or(name, default)
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-fn runtime_name(name: &str) -> String {
-    if name == "spin-lite" {
-        name.to_owned()
-    } else {
-        format!("spin {name}")
-    }
-}
-
-/// A shop to measure.
-struct Shop {
-    name: String,
-    /// `http://host:port`, no trailing slash.
-    base: String,
-    redis: SocketAddr,
-    /// Restocking is for operators.
-    operator_token: String,
-    /// What this run started for it (nothing for a shop already running); stopped on drop,
-    /// the host first.
-    _processes: Option<(Host, Redis)>,
-}
-
-/// Starts the shop on `name` ("spin-lite" or a Spin version) and its own redis-server.
-fn start(name: &str) -> Result<Shop> {
-    let runtime = if name == "spin-lite" {
-        // The build's panic message says what failed; this row just says that it did.
-        Runtime::SpinLite(
-            std::panic::catch_unwind(coffeeshop_tests::build_spin_lite)
-                .map_err(|_| anyhow!("building the host failed"))?,
-        )
-    } else {
-        Runtime::spin(install_spin(name)?)?
-    };
-    let redis = Redis::start()?;
-    let mut args = vec![
-        "--variable".to_owned(),
-        format!("redis_url={}", redis.url()),
-        "--variable".to_owned(),
-        "auto_fulfill=true".to_owned(),
-    ];
-    for (k, v) in coffeeshop_tests::credential_variables() {
-        args.extend(["--variable".to_owned(), format!("{k}={v}")]);
-    }
-    let manifest = workspace_root().join("spin.toml");
-    let host = Host::start_on(&runtime, &manifest, &args, &[], Ready::Http)?;
-    Ok(Shop {
-        name: runtime.name(),
-        base: host.url(""),
-        redis: redis.addr(),
-        operator_token: coffeeshop_tests::OPERATOR_TOKEN.to_owned(),
-        _processes: Some((host, redis)),
-    })
-}
-
-/// The path of real Spin `version`, unpacked by the shared install script.
-fn install_spin(version: &str) -> Result<PathBuf> {
-    let script = workspace_root().join("../shared/spin/install.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(version)
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !out.status.success() {
-        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(PathBuf::from(String::from_utf8(out.stdout)?.trim()))
-}
-
-/// The loopback address of an `http://` or `redis://` URL; any other host is refused.
-fn loopback(url: &str) -> Result<SocketAddr> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("redis://"))
-        .with_context(|| format!("{url}: expected http://host:port or redis://host:port"))?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains('@') {
-        bail!("{url}: credentials are not supported");
-    }
-    let addrs: Vec<SocketAddr> = authority
-        .to_socket_addrs()
-        .with_context(|| format!("{url}: host:port"))?
-        .collect();
-    match addrs.first() {
-        Some(addr) if addrs.iter().all(|a| a.ip().is_loopback()) => Ok(*addr),
-        _ => bail!("{url}: only loopback addresses are measured"),
-    }
-}
-
 /// Every rate on `shop`: one table row each, or one row saying why none could run.
 fn measure(shop: &Shop, rates: &[f64], seconds: f64) -> Vec<String> {
-    let watch = match ReadyWatch::subscribe(shop.redis).and_then(|w| restock(shop).map(|()| w)) {
+    let watch = shop
+        .redis
+        .context("no Redis to watch for READY")
+        .and_then(ReadyWatch::subscribe)
+        .and_then(|w| restock(shop).map(|()| w));
+    let watch = match watch {
         Ok(watch) => watch,
         Err(e) => return vec![failed(&shop.name, "not measured", &e)],
     };
@@ -209,26 +118,6 @@ fn measure(shop: &Shop, rates: &[f64], seconds: f64) -> Vec<String> {
         .iter()
         .map(|&rate| run(shop, &watch, rate, seconds))
         .collect()
-}
-
-fn restock(shop: &Shop) -> Result<()> {
-    let levels: Vec<Value> = (0..=9)
-        .map(|t| json!({ "itemType": t, "quantity": 1_000_000 }))
-        .collect();
-    let body = json!({ "levels": levels }).to_string();
-    let r = http(
-        "POST",
-        &format!("{}/v1/api/inventory/restock", shop.base),
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &format!("Bearer {}", shop.operator_token)),
-        ],
-        Some(body.as_bytes()),
-    )?;
-    if r.status != 200 {
-        bail!("restock answered {}: {}", r.status, r.body);
-    }
-    Ok(())
 }
 
 /// A row for a shop that could not be measured.

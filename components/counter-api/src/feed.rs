@@ -1,6 +1,7 @@
 //! GET /v1/api/notifications?after=<cursor>&orderId=<id>&limit=<n>: the replayable feed of
-//! order steps, oldest first; `next` is the cursor to pass as `after` next time. Anyone may
-//! read one order's entries; the whole feed is for staff.
+//! order steps, oldest first; `next` is the cursor to pass as `after` next time. `?newest=true`
+//! (instead of `after`) starts with the newest `limit` entries, as a page that opens does.
+//! Anyone may read one order's entries; the whole feed is for staff.
 
 use domain::problem::{FieldError, Problem};
 use platform::router::{Call, Reply, STAFF};
@@ -26,6 +27,26 @@ pub fn list(call: &Call) -> Reply {
             0
         }),
     };
+    let newest = match web::query_param(req, "newest").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            errors.push(FieldError::new(
+                "?newest",
+                format!(
+                    "must be true or false, got `{}`",
+                    domain::problem::shown(other)
+                ),
+            ));
+            false
+        }
+    };
+    if newest && after != 0 {
+        errors.push(FieldError::new(
+            "?newest",
+            "give either `newest=true` or `after`, not both",
+        ));
+    }
     let limit = web::limit_param(req, DEFAULT_LIMIT, MAX_LIMIT).unwrap_or_else(|e| {
         errors.push(e);
         DEFAULT_LIMIT
@@ -33,7 +54,12 @@ pub fn list(call: &Call) -> Reply {
     if !errors.is_empty() {
         return Err(Problem::invalid_fields(errors).into());
     }
-    let (notifications, next) = notify::feed(after, order_id.as_deref(), limit)?;
+    let from = if newest {
+        notify::From::Newest
+    } else {
+        notify::From::After(after)
+    };
+    let (notifications, next) = notify::feed(from, order_id.as_deref(), limit)?;
     Ok(web::json(
         200,
         &serde_json::json!({ "notifications": notifications, "next": next.to_string() }),

@@ -217,7 +217,7 @@ fn cancel(call: &Call) -> Reply {
     step_then_drive(call.param("id"), |order| workflow::cancel(order, &now))
 }
 
-/// POST /v1/api/orders/sweep: resumes every order whose saga has a step due (expired
+/// POST /v1/api/orders/sweep: resumes every open order whose saga has a step due (expired
 /// approvals, a charge not yet dispatched, compensation not yet done), gives back stock
 /// reserved for orders never stored, then rings the doorbell of every event queue with
 /// unfinished work (redelivery). For an operator or a Kubernetes CronJob.
@@ -225,7 +225,13 @@ fn sweep(_: &Call) -> Reply {
     let store = Store::open()?;
     let policy = saga::policy()?;
     let now = clock::now_rfc3339();
-    let keys = store.keys(orders::PREFIX)?;
+    orders::index_unindexed(&store)?;
+    // Only orders whose saga may still have a step to take: the sweep follows the live
+    // orders, not the history.
+    let keys: Vec<String> = orders::open_ids(&store)?
+        .iter()
+        .map(|id| orders::key(id))
+        .collect();
     let all: Vec<domain::Order> = store.get_many(&keys)?;
     let (mut advanced, mut failed) = (Vec::new(), Vec::new());
     for order in all

@@ -1,8 +1,9 @@
-//! GET /v1/api/fulfillment-orders: all orders, newest first, `?status=`, `?page=`, `?pageSize=`.
+//! GET /v1/api/fulfillment-orders: all orders, newest first, `?status=`, `?page=`, `?pageSize=`;
+//! read from the order indexes (`platform::orders::page`), so a page costs the same at any history.
 
 use domain::order::OrderView;
 use domain::problem::{FieldError, Problem};
-use domain::{Order, OrderStatus};
+use domain::OrderStatus;
 use platform::router::{Call, Reply};
 use platform::store::Store;
 use platform::{orders, web};
@@ -75,21 +76,9 @@ pub fn list(call: &Call) -> Reply {
         return Err(Problem::invalid_fields(errors).into());
     }
     let store = Store::open()?;
-    let keys = store.keys(orders::PREFIX)?;
-    let mut all: Vec<Order> = store.get_many(&keys)?;
-    all.retain(|o| status.is_none_or(|s| o.order_status == s));
-    all.sort_by(|a, b| {
-        b.created_at
-            .cmp(&a.created_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    let total = all.len();
-    let shown = all
-        .iter()
-        .skip((page - 1).saturating_mul(page_size))
-        .take(page_size)
-        .map(OrderView)
-        .collect();
+    let skip = (page - 1).saturating_mul(page_size);
+    let (found, total) = orders::page(&store, status, skip, page_size)?;
+    let shown = found.iter().map(OrderView).collect();
     Ok(web::json(
         200,
         &Page {

@@ -1,5 +1,6 @@
 //! events-api: what an operator needs to see and fix in the durable event queues (see
-//! `platform::queue`): how much work waits on each channel, the dead letters, and replaying one.
+//! `platform::queue`): how much work waits on each channel, the dead letters, replaying one
+//! and purging one (dead letters are kept until one or the other).
 
 use domain::delivery::is_entry_id;
 use domain::events;
@@ -18,6 +19,7 @@ const ROUTES: &[Route] = &[
     Route::get("/v1/api/events/queues", OPERATOR, queues),
     Route::get("/v1/api/events/dead-letters", OPERATOR, dead_letters),
     Route::post("/v1/api/events/dead-letters/{id}/replay", OPERATOR, replay),
+    Route::delete("/v1/api/events/dead-letters/{id}", OPERATOR, purge),
 ];
 
 #[http_component]
@@ -66,4 +68,17 @@ fn replay(call: &Call) -> Reply {
     let letter =
         replayed.ok_or_else(|| Problem::not_found(format!("no dead letter `{}`", shown(id))))?;
     Ok(web::json(202, &letter))
+}
+
+/// DELETE /v1/api/events/dead-letters/{id}: removes a dead letter without sending it again.
+fn purge(call: &Call) -> Reply {
+    let id = call.param("id");
+    let purged = if is_entry_id(id) {
+        Queue::open()?.purge(id)?
+    } else {
+        None
+    };
+    let letter =
+        purged.ok_or_else(|| Problem::not_found(format!("no dead letter `{}`", shown(id))))?;
+    Ok(web::json(200, &letter))
 }

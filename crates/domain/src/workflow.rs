@@ -93,6 +93,20 @@ pub fn next_step(order: &Order, policy: &Policy, now: &str) -> Step {
     }
 }
 
+/// True when no step can ever be due for `order` again, whatever the time or the policy: it
+/// was picked up and its stock consumed, or it ended without a charge or stock still held.
+/// Such an order leaves the sweep's index (`next_step` is `Idle` for it from then on).
+pub fn settled(order: &Order) -> bool {
+    use OrderStatus as S;
+    let holds_nothing = order.payment_status != PaymentStatus::Charged
+        && order.stock_status != StockStatus::Reserved;
+    match order.order_status {
+        S::Fulfilled => order.stock_status != StockStatus::Reserved,
+        S::Rejected | S::Cancelled | S::Expired => holds_nothing,
+        S::Placed | S::AwaitingApproval | S::InProgress | S::Ready => false,
+    }
+}
+
 fn unchanged(order: &Order) -> Applied {
     Applied {
         lines_changed: 0,
@@ -358,5 +372,41 @@ mod tests {
         assert_eq!(next_step(&o, &policy(), NOW), Step::Consume);
         record_consume(&mut o, NOW);
         assert_eq!(next_step(&o, &policy(), NOW), Step::Idle);
+    }
+
+    #[test]
+    fn settled_only_when_no_step_can_come_and_then_for_good() {
+        let far_future = "2999-01-01T00:00:00.000Z";
+        let mut paid = order(1);
+        paid.stock_status = StockStatus::Reserved;
+        let mut seen = Vec::new();
+        let mut check = |o: &Order| {
+            if settled(o) {
+                for now in [NOW, far_future] {
+                    assert_eq!(next_step(o, &policy(), now), Step::Idle, "{o:?}");
+                }
+            }
+            seen.push(settled(o));
+        };
+        check(&paid);
+        record_charge(&mut paid, NOW);
+        check(&paid);
+        cancel(&mut paid, NOW).unwrap();
+        check(&paid);
+        record_refund(&mut paid, NOW);
+        check(&paid);
+        record_release(&mut paid, NOW);
+        check(&paid);
+        assert_eq!(seen, [false, false, false, false, true]);
+
+        let mut picked_up = order(1);
+        picked_up.stock_status = StockStatus::Reserved;
+        picked_up.order_status = OrderStatus::Fulfilled;
+        assert!(!settled(&picked_up), "its stock is still to be consumed");
+        record_consume(&mut picked_up, NOW);
+        assert!(settled(&picked_up));
+        let mut waiting = order(20);
+        request_approval(&mut waiting, &policy(), NOW).unwrap();
+        assert!(!settled(&waiting), "its deadline is still to come");
     }
 }

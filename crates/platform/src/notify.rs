@@ -72,29 +72,47 @@ pub fn steps(order: &Order, entries: &[TimelineEntry]) -> anyhow::Result<Vec<Als
     }])
 }
 
-/// Up to `limit` entries after `after` (0: from the start), optionally for one order, and the
-/// cursor to continue from.
+/// Where a read of the feed starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum From {
+    /// After this cursor (0: from the oldest entry kept).
+    After(u64),
+    /// The newest `limit` entries (a page that opens), then `After` the cursor returned.
+    Newest,
+}
+
+/// Up to `limit` entries, oldest first, from `from`, optionally for one order, and the
+/// cursor to continue from. Costs what it returns (and, past a stretch of expired entries,
+/// at most `MAX_SCAN` numbers), whatever the feed's length.
 pub fn feed(
-    after: u64,
+    from: From,
     order_id: Option<&str>,
     limit: usize,
 ) -> anyhow::Result<(Vec<Notification>, u64)> {
     let redis = Redis::shared()?;
-    let numbers: Vec<u64> = match order_id {
+    let (after, numbers): (u64, Vec<u64>) = match (order_id, from) {
         // An order's own entries: its list, in order.
-        Some(id) => numbers(&redis.exec("LRANGE", &[&order_key(id), "0", "-1"])?)
-            .into_iter()
-            .filter(|n| *n > after)
-            .take(limit)
-            .collect(),
-        None => {
-            let last = match redis.exec("GET", &[SEQUENCE])?.first() {
-                Some(reply) => numbers(std::slice::from_ref(reply)).first().copied(),
-                None => None,
-            }
-            .unwrap_or(0);
-            let upto = last.min(after.saturating_add(MAX_SCAN));
-            (after + 1..=upto).collect()
+        (Some(id), From::After(after)) => (
+            after,
+            numbers(&redis.exec("LRANGE", &[&order_key(id), "0", "-1"])?)
+                .into_iter()
+                .filter(|n| *n > after)
+                .take(limit)
+                .collect(),
+        ),
+        (Some(id), From::Newest) => {
+            let tail = format!("-{}", limit.max(1));
+            let found = numbers(&redis.exec("LRANGE", &[order_key(id).as_str(), &tail, "-1"])?);
+            (found.first().map_or(0, |n| n - 1), found)
+        }
+        (None, From::After(after)) => {
+            let upto = last_number(&redis)?.min(after.saturating_add(MAX_SCAN));
+            (after, (after + 1..=upto).collect())
+        }
+        (None, From::Newest) => {
+            let last = last_number(&redis)?;
+            let first = last.saturating_sub(limit as u64);
+            (first, (first + 1..=last).collect())
         }
     };
     let mut out = Vec::new();
@@ -115,6 +133,15 @@ pub fn feed(
         }
     }
     Ok((out, cursor))
+}
+
+/// The number of the newest entry (0 while the feed is empty).
+fn last_number(redis: &Redis) -> anyhow::Result<u64> {
+    Ok(match redis.exec("GET", &[SEQUENCE])?.first() {
+        Some(reply) => numbers(std::slice::from_ref(reply)).first().copied(),
+        None => None,
+    }
+    .unwrap_or(0))
 }
 
 fn numbers(replies: &[Reply]) -> Vec<u64> {

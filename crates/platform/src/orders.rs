@@ -1,10 +1,13 @@
 //! Orders in the shop's Redis, shared by counter-api and counter-worker. Every write
-//! that adds timeline entries also records them as notifications (see `notify`).
+//! that adds timeline entries also records them as notifications (see `notify`), and every
+//! write keeps the order's place in the indexes (`index_part`) in the same atomic step, so
+//! listing a page and sweeping cost what the page and the open orders hold, not the history.
 
 use crate::notify;
 use crate::store::{Also, Belief, Change, Store};
+use domain::delivery::Reply;
 use domain::state::{Applied, StateError};
-use domain::Order;
+use domain::{workflow, Order, OrderStatus};
 
 /// Where an order lives.
 pub fn key(id: &str) -> String {
@@ -13,6 +16,117 @@ pub fn key(id: &str) -> String {
 
 /// Key prefix of all orders.
 pub const PREFIX: &str = "order:";
+
+/// Every order by creation time (a sorted set scored in milliseconds).
+const BY_CREATED: &str = "orders:by-created";
+/// Orders whose saga may still have a step to take: what the sweep looks at.
+const OPEN: &str = "orders:open";
+/// Set once every order stored before the indexes existed has been indexed.
+const INDEXED: &str = "orders:indexed";
+
+/// The orders in `status`, by creation time.
+fn status_key(status: OrderStatus) -> String {
+    format!("orders:status:{}", status.wire_name())
+}
+
+/// K[1] by creation, K[2] the old status's set, K[3] the new one's, K[4] the open set;
+/// A[1] the creation score, A[2] the id, A[3] "1" when no step can be due any more.
+const INDEX: &str = "redis.call('ZADD', K[1], A[1], A[2]) \
+if K[2] ~= K[3] then redis.call('ZREM', K[2], A[2]) end \
+redis.call('ZADD', K[3], A[1], A[2]) \
+if A[3] == '1' then redis.call('ZREM', K[4], A[2]) else redis.call('ZADD', K[4], A[1], A[2]) end";
+
+/// The index update for a write of `new` over `old`, for the same atomic step.
+fn index_part(old: Option<&Order>, new: &Order) -> Also {
+    let old_status = old.map_or(new.order_status, |o| o.order_status);
+    let created = domain::clock::parse_rfc3339(&new.created_at)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis());
+    Also {
+        lua: INDEX,
+        keys: vec![
+            BY_CREATED.to_owned(),
+            status_key(old_status),
+            status_key(new.order_status),
+            OPEN.to_owned(),
+        ],
+        args: vec![
+            created.to_string(),
+            new.id.clone(),
+            if workflow::settled(new) { "1" } else { "0" }.to_owned(),
+        ],
+    }
+}
+
+/// One page of orders, newest first (optionally only those in `status`), and how many
+/// there are in all: two index reads and one read of the page's documents.
+pub fn page(
+    store: &Store,
+    status: Option<OrderStatus>,
+    skip: usize,
+    take: usize,
+) -> anyhow::Result<(Vec<Order>, usize)> {
+    let set = status.map_or(BY_CREATED.to_owned(), status_key);
+    let redis = store.redis();
+    let total = match redis.exec("ZCARD", &[&set])?.first() {
+        Some(Reply::Int(n)) => usize::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    if take == 0 || skip >= total {
+        return Ok((Vec::new(), total));
+    }
+    let (start, stop) = (skip.to_string(), (skip + take - 1).to_string());
+    let ids = texts(redis.exec("ZREVRANGE", &[set.as_str(), &start, &stop])?);
+    let keys: Vec<String> = ids.iter().map(|id| key(id)).collect();
+    let mut orders: Vec<Order> = store.get_many(&keys)?;
+    // An order may have moved on between the two reads: a status page shows only its own.
+    orders.retain(|o| status.is_none_or(|s| o.order_status == s));
+    Ok((orders, total))
+}
+
+/// The ids of every order whose saga may still have a step to take, oldest first.
+pub fn open_ids(store: &Store) -> anyhow::Result<Vec<String>> {
+    Ok(texts(store.redis().exec("ZRANGE", &[OPEN, "0", "-1"])?))
+}
+
+/// Indexes the orders stored before the indexes existed, once (for a shop upgraded with
+/// orders in its Redis): each through a compare-and-swap of the order as it is, so a write
+/// racing with it leaves the index as that write made it. Returns how many it indexed.
+pub fn index_unindexed(store: &Store) -> anyhow::Result<usize> {
+    let redis = store.redis();
+    if !matches!(
+        redis.exec("EXISTS", &[INDEXED])?.first(),
+        Some(Reply::Int(0))
+    ) {
+        return Ok(0);
+    }
+    let mut indexed = 0;
+    for key in store.keys(PREFIX)? {
+        store.update_also(
+            &key,
+            Belief::Unknown,
+            |current: Option<Order>| match current {
+                Some(order) => Change::Write(order, ()),
+                None => Change::Keep(()),
+            },
+            |old, new| Ok(vec![index_part(old, new)]),
+        )?;
+        indexed += 1;
+    }
+    redis.exec("SET", &[INDEXED, "1"])?;
+    Ok(indexed)
+}
+
+fn texts(replies: Vec<Reply>) -> Vec<String> {
+    replies
+        .into_iter()
+        .filter_map(|r| match r {
+            Reply::Text(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
 
 pub fn load(store: &Store, id: &str) -> anyhow::Result<Option<Order>> {
     store.get(&key(id))
@@ -28,7 +142,11 @@ pub fn create(store: &Store, order: &Order) -> anyhow::Result<()> {
             None => Change::Write(order.clone(), ()),
             Some(_) => Change::Keep(()),
         },
-        |_, new| notify::steps(new, &new.timeline),
+        |old, new| {
+            let mut parts = notify::steps(new, &new.timeline)?;
+            parts.push(index_part(old, new));
+            Ok(parts)
+        },
     )?;
     Ok(())
 }
@@ -74,6 +192,7 @@ pub fn apply_with(
             let seen = old.map_or(0, |o| o.timeline.len()).min(new.timeline.len());
             let mut parts = notify::steps(new, &new.timeline[seen..])?;
             parts.extend(outbox(new)?);
+            parts.push(index_part(old, new));
             Ok(parts)
         },
     )?;
