@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian machine: the wasm target and redis-server (to run the
-# shop); with --test also chromium with node and npm for the browser test, and schemathesis
-# (Python) for the contract test. Safe to run again: it installs only what is missing.
+# shop); with --test also chromium with node and npm for the browser test, jq for the examples
+# test, and schemathesis (Python) for the contract test. Safe to run again: it installs only
+# what is missing.
 set -euo pipefail
 with_tests=false
 [ "${1:-}" = "--test" ] && with_tests=true
@@ -32,6 +33,12 @@ if ! command -v node >/dev/null 2>&1; then
   echo "setup: installing nodejs and npm (Debian packages)"
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+# The examples test (tests/examples.rs) runs the READMEs' curl examples, which use jq.
+if ! command -v jq >/dev/null 2>&1; then
+  echo "setup: installing jq (Debian package)"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
 fi
 # The contract test (tests/contract.rs) runs schemathesis against the live shop.
 if ! command -v schemathesis >/dev/null 2>&1; then

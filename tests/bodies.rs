@@ -120,6 +120,63 @@ fn a_key_given_twice_is_refused_with_its_pointer() {
 }
 
 #[test]
+fn a_wrong_decision_or_stock_level_names_each_wrong_member() {
+    let shop = Shop::start(&[("approval_threshold", "1.00")]);
+    let order = shop.place(json!([{ "itemType": 1 }]), json!([]));
+    assert_eq!(order["orderStatus"], "AWAITING_APPROVAL", "{order:#}");
+    let approve = format!("/v1/api/orders/{}/approve", order["id"].as_str().unwrap());
+    let restock = "/v1/api/inventory/restock";
+    let stock_before = shop.stock(1);
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            &approve,
+            r#"{"approved":"yes","by":"someone"}"#,
+            &["/approved", "/by"],
+        ),
+        (&approve, "{}", &["/approved"]),
+        (&approve, "[true]", &[""]),
+        (
+            restock,
+            r#"{"levels":[{"itemType":"TEA","quantity":-1},{"itemType":1},7],"extra":1}"#,
+            &[
+                "/extra",
+                "/levels/0/itemType",
+                "/levels/0/quantity",
+                "/levels/1/quantity",
+                "/levels/2",
+            ],
+        ),
+        (restock, r#"{"levels":{"itemType":1}}"#, &["/levels"]),
+        (restock, r#"{"a~b/c":1,"levels":[]}"#, &["/a~0b~1c"]),
+    ];
+    for (path, body, pointers) in cases {
+        let r = post(&shop, path, "application/json", body);
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.body);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        let mut got: Vec<String> = r.json()["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} {body}: no errors[]: {}", r.body))
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, *pointers, "{path} {body}: {}", r.body);
+    }
+    // Not JSON at all: a 400 with nothing to point at, as for an order.
+    for path in [approve.as_str(), restock, ORDERS] {
+        let r = post(&shop, path, "application/json", "{ not json");
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.json().get("errors").is_none(), "{path}: {}", r.body);
+    }
+    // None of it changed anything.
+    assert_eq!(
+        shop.order(order["id"].as_str().unwrap())["orderStatus"],
+        "AWAITING_APPROVAL"
+    );
+    assert_eq!(shop.stock(1), stock_before);
+}
+
+#[test]
 fn only_application_json_is_json() {
     let shop = Shop::start(&[]);
     let body = order_request(json!([{ "itemType": 0 }]), json!([])).to_string();

@@ -3,39 +3,71 @@
 //! timeline is the name of the manager's token; an `approver` in the body is read-only and
 //! ignored.
 
-use domain::problem::{shown, Problem};
+use domain::json_body::escape;
+use domain::problem::{shown, FieldError, Problem};
 use domain::{clock, state};
 use platform::access::Role;
 use platform::router::{Call, Reply};
 use platform::web;
-use serde::Deserialize;
+use serde_json::Value;
 
 pub const MAX_BODY: usize = 4 * 1024;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Decision {
-    approved: bool,
-    /// Read-only: accepted so a client may send back what it read, never used.
-    #[serde(default, rename = "approver")]
-    _approver: Option<serde_json::Value>,
-}
+/// The members a decision may have: `approver` is read-only, accepted so a client may send
+/// back what it read, and never used.
+const MEMBERS: &[&str] = &["approved", "approver"];
 
-fn parse(body: &[u8]) -> Result<Decision, Problem> {
-    serde_json::from_slice(body).map_err(|e| {
+/// The decision. A body that is not JSON is a plain 400 (there is no member to point at, as
+/// for an order); every wrong member is a 400 whose `errors` name each one by its pointer.
+fn parse(body: &[u8]) -> Result<bool, Problem> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
         Problem::bad_request(format!(
-            "expected {{ \"approved\": true|false }}: {}",
+            "request body is not valid JSON ({}); send {{ \"approved\": true|false }}",
             shown(&e.to_string())
         ))
-    })
+    })?;
+    let Value::Object(fields) = value else {
+        return Err(Problem::invalid_fields(vec![FieldError::new(
+            "",
+            "expected an object: { \"approved\": true|false }",
+        )]));
+    };
+    let mut errors: Vec<FieldError> = fields
+        .keys()
+        .filter(|key| !MEMBERS.contains(&key.as_str()))
+        .map(|key| {
+            FieldError::new(
+                format!("/{}", shown(&escape(key))),
+                "unknown member; a decision is { \"approved\": true|false }",
+            )
+        })
+        .collect();
+    let approved = match fields.get("approved") {
+        Some(Value::Bool(approved)) => Some(*approved),
+        None => {
+            errors.push(FieldError::new("/approved", "approved is required"));
+            None
+        }
+        Some(other) => {
+            errors.push(FieldError::new(
+                "/approved",
+                format!("expected true or false, got {}", shown(&other.to_string())),
+            ));
+            None
+        }
+    };
+    match approved {
+        Some(approved) if errors.is_empty() => Ok(approved),
+        _ => Err(Problem::invalid_fields(errors)),
+    }
 }
 
 pub fn decide(call: &Call) -> Reply {
     let manager = call.require(&[Role::Manager])?.name.clone();
-    let decision = parse(web::json_body(call.req)?)?;
+    let approved = parse(web::json_body(call.req)?)?;
     let now = clock::now_rfc3339();
     crate::step_then_drive(call.param("id"), |order| {
-        if decision.approved {
+        if approved {
             state::approve(order, &manager, &now)
         } else {
             state::reject(order, &format!("not approved by {manager}"), &now)

@@ -100,7 +100,7 @@ impl<'de> Visitor<'de> for Walk {
 }
 
 /// A key as a JSON pointer segment (RFC 6901: `~` is `~0`, `/` is `~1`).
-fn escape(key: &str) -> String {
+pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
