@@ -539,3 +539,48 @@ fn idempotency_key_returns_the_first_answer() {
         .unwrap();
     assert!((86_000..=86_400).contains(&ttl), "TTL {ttl}");
 }
+
+#[test]
+fn retention_of_keys_and_the_feed_is_settable() {
+    let shop = Shop::start(&[
+        ("idempotency_retention", "90s"),
+        ("notification_retention", "2h"),
+    ]);
+    let body = order_request(json!([{ "itemType": 1 }]), json!([])).to_string();
+    let placed = shop.request(
+        "POST",
+        "/v1/api/orders",
+        &[
+            ("content-type", "application/json"),
+            ("idempotency-key", "kept-briefly"),
+        ],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(placed.status, 202, "{}", placed.body);
+    let ttl = |key: &str| -> i64 {
+        shop.redis
+            .command(&["TTL", key])
+            .unwrap()
+            .trim_start_matches(':')
+            .parse()
+            .unwrap()
+    };
+    let member = placed.json()["loyaltyMemberId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key_ttl = ttl(&format!("idempotency:{member}:kept-briefly"));
+    assert!((1..=90).contains(&key_ttl), "TTL {key_ttl}");
+    let id = placed.json()["id"].as_str().unwrap().to_owned();
+    let entries = shop
+        .get(&format!("/v1/api/notifications?orderId={id}"))
+        .json();
+    let cursor: u64 = entries["notifications"][0]["cursor"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let entry_ttl = ttl(&format!("notification:{cursor:012}"));
+    assert!((3_600..=7_200).contains(&entry_ttl), "TTL {entry_ttl}");
+    assert!(ttl(&format!("notifications:order:{id}")) <= 7_200);
+}

@@ -17,10 +17,10 @@ fn id_of(order: &Value) -> String {
 #[test]
 fn concurrent_orders_race_for_the_last_items() {
     let shop = Shop::start(&[]);
-    shop.restock(&[(5, 5)]); // five lattes left
+    shop.restock(&[(5, 50)]); // fifty lattes left, two hundred customers
     let url = shop.url("/v1/api/orders");
     let body = order_request(json!([{ "itemType": 5 }]), json!([])).to_string();
-    let racers: Vec<_> = (0..12)
+    let racers: Vec<_> = (0..200)
         .map(|_| {
             let (url, body) = (url.clone(), body.clone());
             std::thread::spawn(move || {
@@ -39,11 +39,11 @@ fn concurrent_orders_race_for_the_last_items() {
     let lost: Vec<_> = replies.iter().filter(|r| r.status == 409).collect();
     assert_eq!(
         won,
-        5,
+        50,
         "exactly as many orders as lattes: {:?}",
         replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
-    assert_eq!(lost.len(), 7);
+    assert_eq!(lost.len(), 150);
     for r in lost {
         assert_eq!(r.header("content-type"), Some("application/problem+json"));
         assert!(
@@ -52,10 +52,10 @@ fn concurrent_orders_race_for_the_last_items() {
             r.body
         );
     }
-    assert_eq!(shop.stock(5), (0, 5));
+    assert_eq!(shop.stock(5), (0, 50));
     assert_eq!(
         shop.get("/v1/api/fulfillment-orders").json()["total"],
-        5,
+        50,
         "refused orders are not stored"
     );
 
@@ -70,7 +70,7 @@ fn concurrent_orders_race_for_the_last_items() {
     );
     let picked = shop.order(&id);
     assert_eq!(picked["stockStatus"], "CONSUMED");
-    assert_eq!(shop.stock(5), (0, 4));
+    assert_eq!(shop.stock(5), (0, 49));
 }
 
 #[test]
@@ -478,11 +478,18 @@ fn notifications_feed_is_in_order_without_gaps_and_replayable() {
     let events = timeline_events(&orders[1]);
     assert_eq!(own.len(), 2);
     assert_eq!(own[1]["event"].as_str(), events.last().map(String::as_str));
-    for bad in ["newest=maybe", "newest=true&after=4"] {
-        let r = shop.get(&format!("/v1/api/notifications?{bad}"));
-        assert_eq!(r.status, 400, "{bad}: {}", r.body);
-        assert_eq!(r.json()["errors"][0]["pointer"], "?newest", "{bad}");
-    }
+    // With a cursor too: the newest entries after it, no older ones.
+    let near = shop
+        .get(&format!(
+            "/v1/api/notifications?newest=true&limit=50&after={}",
+            last - 2
+        ))
+        .json();
+    assert_eq!(near["notifications"].as_array().unwrap().len(), 2);
+    assert_eq!(near["notifications"][0]["cursor"], (last - 1).to_string());
+    let r = shop.get("/v1/api/notifications?newest=maybe");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["errors"][0]["pointer"], "?newest");
 }
 
 #[test]

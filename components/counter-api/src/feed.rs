@@ -1,6 +1,6 @@
 //! GET /v1/api/notifications?after=<cursor>&orderId=<id>&limit=<n>: the replayable feed of
 //! order steps, oldest first; `next` is the cursor to pass as `after` next time. `?newest=true`
-//! (instead of `after`) starts with the newest `limit` entries, as a page that opens does.
+//! answers the newest `limit` entries (after `after`, if given), as a page that opens wants.
 //! Anyone may read one order's entries; the whole feed is for staff.
 
 use domain::problem::{FieldError, Problem};
@@ -41,12 +41,6 @@ pub fn list(call: &Call) -> Reply {
             false
         }
     };
-    if newest && after != 0 {
-        errors.push(FieldError::new(
-            "?newest",
-            "give either `newest=true` or `after`, not both",
-        ));
-    }
     let limit = web::limit_param(req, DEFAULT_LIMIT, MAX_LIMIT).unwrap_or_else(|e| {
         errors.push(e);
         DEFAULT_LIMIT
@@ -55,7 +49,7 @@ pub fn list(call: &Call) -> Reply {
         return Err(Problem::invalid_fields(errors).into());
     }
     let from = if newest {
-        notify::From::Newest
+        notify::From::Newest(after)
     } else {
         notify::From::After(after)
     };

@@ -6,7 +6,7 @@
 //! stored, the claim would block the key forever; so a claim older than `CLAIM_LEASE` without
 //! an order may be taken over by a retry, which places the order under the same id (the stock
 //! reservation, kept per order id, is then reused rather than taken twice). A key is
-//! remembered for `RETENTION` (24 h); a request after that is a new order. Keys are scoped to
+//! remembered for `idempotency_retention` (default 24 h); a request after that is a new order. Keys are scoped to
 //! the loyalty member, as payment APIs scope them to the account: two members who happen to
 //! pick the same key place two orders, and neither can replay the other's.
 
@@ -22,7 +22,8 @@ use std::time::Duration;
 const MAX_KEY_LEN: usize = 255;
 /// Far longer than placing an order takes, even under load.
 const CLAIM_LEASE: Duration = Duration::from_secs(10);
-/// How long a key is remembered: a retry after that is a new order, as payment APIs do.
+/// How long a key is remembered unless `idempotency_retention` says otherwise: a retry after
+/// that is a new order, as payment APIs do.
 const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -81,9 +82,10 @@ pub fn claim(store: &Store, req: &Request, member: &str, body: &[u8]) -> Result<
         order_id: domain::order::new_id(),
         claimed_at: now.clone(),
     };
+    let retention = platform::settings::retention("idempotency_retention", RETENTION)?;
     let (_, existing) = store.update_expiring(
         &record_key,
-        Some(RETENTION),
+        Some(retention),
         |current: Option<Record>| match current {
             None => Change::Write(fresh.clone(), None),
             Some(found) => Change::Keep(Some(found)),
@@ -124,20 +126,22 @@ fn lease_expired(claimed_at: &str, now: &str) -> bool {
 
 /// Renews an abandoned claim for this request; false if another retry renewed it first.
 fn take_over(store: &Store, key: &str, seen: &Record, now: &str) -> anyhow::Result<bool> {
-    let (_, renewed) =
-        store.update_expiring(
-            key,
-            Some(RETENTION),
-            |current: Option<Record>| match current {
-                Some(r) if r.claimed_at == seen.claimed_at && r.order_id == seen.order_id => {
-                    let renewed = Record {
-                        claimed_at: now.to_owned(),
-                        ..r
-                    };
-                    Change::Write(renewed, true)
-                }
-                _ => Change::Keep(false),
-            },
-        )?;
+    let (_, renewed) = store.update_expiring(
+        key,
+        Some(platform::settings::retention(
+            "idempotency_retention",
+            RETENTION,
+        )?),
+        |current: Option<Record>| match current {
+            Some(r) if r.claimed_at == seen.claimed_at && r.order_id == seen.order_id => {
+                let renewed = Record {
+                    claimed_at: now.to_owned(),
+                    ..r
+                };
+                Change::Write(renewed, true)
+            }
+            _ => Change::Keep(false),
+        },
+    )?;
     Ok(renewed)
 }

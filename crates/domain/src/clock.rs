@@ -65,7 +65,7 @@ pub fn is_due(deadline: &str, now: &str) -> Result<bool, TimeError> {
     Ok(parse_rfc3339(deadline)? <= parse_rfc3339(now)?)
 }
 
-/// Parses durations like "15m", "90s", "2h", "500ms" or a bare number of seconds.
+/// Parses durations like "15m", "90s", "2h", "7d", "500ms" or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, TimeError> {
     let text = text.trim();
     let split = text
@@ -74,7 +74,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, TimeError> {
     let (number, unit) = text.split_at(split);
     let bad = || {
         TimeError(format!(
-            "`{text}` is not a duration (e.g. 15m, 90s, 2h, 500ms)"
+            "`{text}` is not a duration (e.g. 15m, 90s, 2h, 7d, 500ms)"
         ))
     };
     let value: u64 = number.parse().map_err(|_| bad())?;
@@ -83,6 +83,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, TimeError> {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
+        "d" => 24 * 3600,
         _ => return Err(bad()),
     };
     value
@@ -139,6 +140,10 @@ mod tests {
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         for bad in ["", "m", "15x", "-1s", "99999999999999999999h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");

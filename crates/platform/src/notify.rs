@@ -5,7 +5,7 @@
 //! Feed entries are numbered by a counter; one Lua script takes the next number, stores the
 //! entry under it (and on its order's list) and publishes it, so no reader ever sees a number
 //! whose entry is still to come, and nothing is published that the feed does not hold.
-//! Entries expire after `RETENTION`.
+//! Entries expire after `notification_retention` (default `RETENTION`, 7 days).
 
 use crate::redis::Redis;
 use crate::store::Also;
@@ -14,7 +14,7 @@ use domain::{events, Notification, Order, TimelineEntry};
 use std::time::Duration;
 
 const SEQUENCE: &str = "notifications:seq";
-/// How long the feed keeps an entry.
+/// How long the feed keeps an entry, unless `notification_retention` says otherwise.
 const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The most entry numbers one read looks at, so a reader far behind (or past a stretch of
 /// expired entries) gets an answer quickly and a cursor to continue from.
@@ -46,7 +46,9 @@ pub fn steps(order: &Order, entries: &[TimelineEntry]) -> anyhow::Result<Vec<Als
         return Ok(Vec::new());
     }
     let mut args = vec![
-        RETENTION.as_secs().to_string(),
+        crate::settings::retention("notification_retention", RETENTION)?
+            .as_secs()
+            .to_string(),
         events::NOTIFICATIONS.to_owned(),
     ];
     for entry in entries {
@@ -77,8 +79,9 @@ pub fn steps(order: &Order, entries: &[TimelineEntry]) -> anyhow::Result<Vec<Als
 pub enum From {
     /// After this cursor (0: from the oldest entry kept).
     After(u64),
-    /// The newest `limit` entries (a page that opens), then `After` the cursor returned.
-    Newest,
+    /// The newest `limit` entries after this cursor (a page that opens, or one that was away
+    /// long and skips to the present), then `After` the cursor returned.
+    Newest(u64),
 }
 
 /// Up to `limit` entries, oldest first, from `from`, optionally for one order, and the
@@ -100,18 +103,22 @@ pub fn feed(
                 .take(limit)
                 .collect(),
         ),
-        (Some(id), From::Newest) => {
+        (Some(id), From::Newest(after)) => {
             let tail = format!("-{}", limit.max(1));
-            let found = numbers(&redis.exec("LRANGE", &[order_key(id).as_str(), &tail, "-1"])?);
-            (found.first().map_or(0, |n| n - 1), found)
+            let found: Vec<u64> =
+                numbers(&redis.exec("LRANGE", &[order_key(id).as_str(), &tail, "-1"])?)
+                    .into_iter()
+                    .filter(|n| *n > after)
+                    .collect();
+            (found.first().map_or(after, |n| n - 1), found)
         }
         (None, From::After(after)) => {
             let upto = last_number(&redis)?.min(after.saturating_add(MAX_SCAN));
             (after, (after + 1..=upto).collect())
         }
-        (None, From::Newest) => {
+        (None, From::Newest(after)) => {
             let last = last_number(&redis)?;
-            let first = last.saturating_sub(limit as u64);
+            let first = last.saturating_sub(limit as u64).max(after);
             (first, (first + 1..=last).collect())
         }
     };

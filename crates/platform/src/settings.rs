@@ -19,6 +19,18 @@ pub fn auto_fulfill() -> bool {
         .unwrap_or(true)
 }
 
+/// A retention period (`notification_retention`, `idempotency_retention`): `default` when
+/// the component does not declare the variable; a value that is not a duration is an error,
+/// so a typo is not quietly taken for the default.
+pub fn retention(name: &str, default: std::time::Duration) -> anyhow::Result<std::time::Duration> {
+    match variables::get(name) {
+        Ok(text) => domain::clock::parse_duration(&text)
+            .map(|d| d.max(std::time::Duration::from_secs(1)))
+            .map_err(|e| anyhow::anyhow!("variable {name}: {e}")),
+        Err(_) => Ok(default),
+    }
+}
+
 /// A variable, or `default` when the component does not declare it.
 pub fn get_or(name: &str, default: &str) -> String {
     variables::get(name).unwrap_or_else(|_| default.to_string())
