@@ -562,6 +562,38 @@ fn a_flood_of_redis_messages_waits_in_redis_not_in_the_host() {
 }
 
 #[test]
+fn each_request_is_logged_in_one_line() {
+    let app = start(&[], &[]);
+    assert_eq!(get(&app.host.url("/exact")).unwrap().status, 200);
+    assert_eq!(get(&app.host.url("/nowhere/at/all")).unwrap().status, 404);
+    let log = app.host.output();
+    let lines = |what: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains(what))
+            .map(str::to_owned)
+            .collect()
+    };
+    let exact = lines("GET /exact ");
+    assert_eq!(exact.len(), 1, "{log}");
+    assert!(
+        exact[0].contains(" 200 probe ") && exact[0].ends_with("ms"),
+        "{}",
+        exact[0]
+    );
+    let nowhere = lines("GET /nowhere/at/all ");
+    assert_eq!(nowhere.len(), 1, "{log}");
+    assert!(nowhere[0].contains(" 404 (no route) "), "{}", nowhere[0]);
+    // Quiet when asked: no request lines at warn.
+    let quiet = start(&[], &[("SPIN_LITE_LOG", "warn")]);
+    assert_eq!(get(&quiet.host.url("/exact")).unwrap().status, 200);
+    assert!(
+        !quiet.host.output().contains("GET /exact"),
+        "{}",
+        quiet.host.output()
+    );
+}
+
+#[test]
 fn sigterm_shuts_down_cleanly() {
     let mut app = start(&[], &[]);
     assert_eq!(get(&app.host.url("/exact")).unwrap().status, 200);

@@ -103,6 +103,9 @@ impl ServiceChaining for HttpTrigger {
 }
 
 impl HttpTrigger {
+    /// Answers one public request, and logs it in one line (`SPIN_LITE_LOG`, target
+    /// `spin_lite::request`): method, path, status, component and the time to the response
+    /// head.
     async fn handle_public<B>(
         self: &Arc<Self>,
         limits: &HttpLimits,
@@ -113,10 +116,42 @@ impl HttpTrigger {
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
     {
-        let app = &self.app;
-        let Some(route) = app.router.route(req.uri().path()) else {
-            return plain(StatusCode::NOT_FOUND, "Not Found");
+        let started = std::time::Instant::now();
+        let route = self.app.router.route(req.uri().path());
+        let logged = tracing::enabled!(target: "spin_lite::request", tracing::Level::INFO)
+            .then(|| (req.method().clone(), req.uri().path().to_owned()));
+        let component = route
+            .as_ref()
+            .map(|r| self.app.components[r.component].id.clone());
+        let answer = match route {
+            Some(route) => self.admit(route, limits, slots, req, client).await,
+            None => plain(StatusCode::NOT_FOUND, "Not Found"),
         };
+        if let Some((method, path)) = logged {
+            tracing::info!(
+                target: "spin_lite::request",
+                "{method} {path} {} {} {:.1}ms",
+                answer.status().as_u16(),
+                component.as_deref().unwrap_or("(no route)"),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        answer
+    }
+
+    /// Checks a routed request's authority, headers and body against `limits`, takes a slot
+    /// and runs the guest.
+    async fn admit<B>(
+        self: &Arc<Self>,
+        route: RouteMatch,
+        limits: &HttpLimits,
+        slots: Arc<Semaphore>,
+        req: Request<B>,
+        client: SocketAddr,
+    ) -> Response<HyperOutgoingBody>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+    {
         let (mut parts, body) = req.into_parts();
         let authority = match inbound::authority(
             parts.uri.authority(),
