@@ -254,7 +254,7 @@ fn guarded_routes_refuse_without_the_role_and_serve_with_it() {
         Guarded::same(
             "GET",
             &format!("/v1/api/payments/{}", ready[0]),
-            &[Operator],
+            &ROLES,
             200,
         ),
         Guarded::same("POST", "/v1/api/inventory/restock", &[Operator], 200)

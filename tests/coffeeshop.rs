@@ -584,3 +584,59 @@ fn retention_of_keys_and_the_feed_is_settable() {
     assert!((3_600..=7_200).contains(&entry_ttl), "TTL {entry_ttl}");
     assert!(ttl(&format!("notifications:order:{id}")) <= 7_200);
 }
+
+#[test]
+fn each_step_of_an_order_is_one_log_line_that_starts_with_its_id() {
+    let shop = Shop::start(&[]);
+    let id = shop.place(json!([{ "itemType": 1 }]), json!([]))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    shop.wait_for_status(&id, "READY", Duration::from_secs(20));
+    let expected = [
+        ("counter-api", format!("order {id}: order_placed -> ")),
+        ("counter-api", format!("order {id}: payment_charged -> ")),
+        (
+            "counter-worker",
+            format!("order {id}: order_ready -> READY"),
+        ),
+    ];
+    // Spin shows a component's stderr as it is; spin-lite prefixes each line with the id.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = shop.output();
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|(component, line)| {
+                let line = if coffeeshop_tests::runtime().is_spin_lite() {
+                    format!("[{component}] {line}")
+                } else {
+                    line.clone()
+                };
+                !out.contains(&line)
+            })
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "missing {missing:?} in\n{out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_settings_route_says_what_the_shop_runs_with() {
+    let shop = Shop::start(&[
+        ("auto_fulfill", "false"),
+        ("approval_threshold", "25.50"),
+        ("approval_deadline", "90s"),
+    ]);
+    let r = http("GET", &shop.url("/v1/api/settings"), &[], None).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({ "autoFulfill": false, "approvalThresholdCents": 2550, "approvalWindowSeconds": 90 })
+    );
+    let r = http("POST", &shop.url("/v1/api/settings"), &[], Some(b"{}")).unwrap();
+    assert_eq!(r.status, 405, "{}", r.body);
+}

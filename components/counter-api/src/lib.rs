@@ -40,6 +40,7 @@ const ROUTES: &[Route] = &[
     // Anyone may follow one order (`?orderId=`); the whole feed is for staff (checked there).
     Route::get("/v1/api/notifications", ANYONE, feed::list),
     Route::get("/v1/api/me", ANY_ROLE, me),
+    Route::get("/v1/api/settings", ANYONE, settings),
 ];
 
 #[http_component]
@@ -56,6 +57,20 @@ async fn handle(req: IncomingRequest) -> Response {
 /// GET /v1/api/me: the signed-in caller's name and roles (the page shows them).
 fn me(call: &Call) -> Reply {
     Ok(web::json(200, &call.caller()))
+}
+
+/// GET /v1/api/settings: the workflow settings a customer or the page may know (when an order
+/// needs a manager, how long one has, whether the stations make items by themselves).
+fn settings(_: &Call) -> Reply {
+    let policy = saga::policy()?;
+    Ok(web::json(
+        200,
+        &serde_json::json!({
+            "autoFulfill": platform::settings::auto_fulfill(),
+            "approvalThresholdCents": policy.approval_threshold_cents,
+            "approvalWindowSeconds": policy.approval_window.as_secs(),
+        }),
+    ))
 }
 
 fn order_response(status: u16, order: &domain::Order) -> Response {
@@ -115,10 +130,7 @@ fn place_claimed(
     match saga::drive_from(store, Some(order.clone()), &saga::policy()?) {
         Ok(driven) => Ok(driven.unwrap_or(order)),
         Err(e) => {
-            eprintln!(
-                "counter-api: order {} stored; its saga will resume: {e:#}",
-                order.id
-            );
+            platform::log::order(&order.id, format!("stored; its saga will resume: {e:#}"));
             Ok(orders::load(store, &order.id)?.unwrap_or(order))
         }
     }
@@ -242,7 +254,7 @@ fn sweep(_: &Call) -> Reply {
             Ok(_) => advanced.push(order.id.clone()),
             Err(e) => {
                 // The cause is for the log; the answer says which order waits for a retry.
-                eprintln!("counter-api: sweep could not advance {}: {e:#}", order.id);
+                platform::log::order(&order.id, format!("the sweep could not advance it: {e:#}"));
                 failed.push(FieldError::new(
                     format!("/orders/{}", order.id),
                     "could not be advanced now; the next sweep retries it",

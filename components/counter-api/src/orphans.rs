@@ -29,7 +29,9 @@ pub fn release_orphans(store: &Store) -> anyhow::Result<Vec<String>> {
         }
         match stock.release(&id) {
             Ok(()) => released.push(id),
-            Err(e) => eprintln!("counter-api: could not release orphaned stock of {id}: {e:#}"),
+            Err(e) => {
+                platform::log::order(&id, format!("could not release its orphaned stock: {e:#}"))
+            }
         }
     }
     Ok(released)

@@ -88,7 +88,7 @@ fn apply(store: &Store, order_id: &str, updates: &[(usize, UpdatedEvent)]) -> Re
         Ok(all)
     })?;
     for why in &refused {
-        eprintln!("counter-worker: {why}");
+        platform::log::order(order_id, why);
     }
     match outcome {
         Ok(Some(_)) => Ok(()),

@@ -1,9 +1,10 @@
 //! payments-api: the payments ledgers, read-only over HTTP: `GET /v1/api/payments/{orderId}`
-//! (an order's charges, refunds and declined attempts). Charges and refunds are steps of the
+//! (an order's charges, refunds and declined attempts), for every role: staff and managers
+//! answer customers about refunds, operators reconcile. Charges and refunds are steps of the
 //! counter's saga (`platform::ledger`): at most one charge and one refund per order.
 
 use domain::problem::{shown, Problem};
-use platform::router::{self, Call, Reply, Route, ANYONE, OPERATOR};
+use platform::router::{self, Call, Reply, Route, ANYONE, ANY_ROLE};
 use platform::store::Store;
 use platform::{ledger, web};
 use spin_sdk::http::{IncomingRequest, Response};
@@ -11,7 +12,7 @@ use spin_sdk::http_component;
 
 const ROUTES: &[Route] = &[
     Route::get("/v1/api/payments/health", ANYONE, router::health),
-    Route::get("/v1/api/payments/{orderId}", OPERATOR, payment),
+    Route::get("/v1/api/payments/{orderId}", ANY_ROLE, payment),
 ];
 
 #[http_component]

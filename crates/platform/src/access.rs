@@ -78,11 +78,11 @@ impl Credentials {
                             token: token.trim().as_bytes().to_vec(),
                         })
                     }
-                    _ => eprintln!(
+                    _ => crate::log::note(format!(
                         "access: entry {} of `{}` is not `name:token`; ignored",
                         position + 1,
                         role.variable()
-                    ),
+                    )),
                 }
             }
         }

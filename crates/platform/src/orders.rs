@@ -3,11 +3,12 @@
 //! write keeps the order's place in the indexes (`index_part`) in the same atomic step, so
 //! listing a page and sweeping cost what the page and the open orders hold, not the history.
 
-use crate::notify;
 use crate::store::{Also, Belief, Change, Store};
+use crate::{log, notify};
 use domain::delivery::Reply;
 use domain::state::{Applied, StateError};
 use domain::{workflow, Order, OrderStatus};
+use std::cell::Cell;
 
 /// Where an order lives.
 pub fn key(id: &str) -> String {
@@ -135,12 +136,12 @@ pub fn load(store: &Store, id: &str) -> anyhow::Result<Option<Order>> {
 /// Stores a new order and announces its first steps, in one atomic step. Storing an order
 /// that is already there (a retry under the same id) changes nothing.
 pub fn create(store: &Store, order: &Order) -> anyhow::Result<()> {
-    store.update_also(
+    let (_, written) = store.update_also(
         &key(&order.id),
         Belief::Absent,
         |current: Option<Order>| match current {
-            None => Change::Write(order.clone(), ()),
-            Some(_) => Change::Keep(()),
+            None => Change::Write(order.clone(), true),
+            Some(_) => Change::Keep(false),
         },
         |old, new| {
             let mut parts = notify::steps(new, &new.timeline)?;
@@ -148,6 +149,9 @@ pub fn create(store: &Store, order: &Order) -> anyhow::Result<()> {
             Ok(parts)
         },
     )?;
+    if written {
+        log::steps(order, &order.timeline);
+    }
     Ok(())
 }
 
@@ -175,6 +179,8 @@ pub fn apply_with(
     mut step: impl FnMut(&mut Order) -> Result<Applied, StateError>,
     outbox: impl Fn(&Order) -> anyhow::Result<Vec<Also>>,
 ) -> anyhow::Result<Stepped> {
+    // The entries the written attempt added (the closure below runs once per attempt).
+    let added_from = Cell::new(0);
     let (stored, outcome) = store.update_also(
         &key(id),
         belief,
@@ -190,12 +196,21 @@ pub fn apply_with(
         },
         |old, new| {
             let seen = old.map_or(0, |o| o.timeline.len()).min(new.timeline.len());
+            added_from.set(seen);
             let mut parts = notify::steps(new, &new.timeline[seen..])?;
             parts.extend(outbox(new)?);
             parts.push(index_part(old, new));
             Ok(parts)
         },
     )?;
+    if let (Some(order), Ok(Some(applied))) = (&stored, &outcome) {
+        if applied.changed() {
+            log::steps(
+                order,
+                &order.timeline[added_from.get().min(order.timeline.len())..],
+            );
+        }
+    }
     Ok(outcome
         .map(|applied| applied.map(|a| (stored.expect("an order that a step saw is stored"), a))))
 }

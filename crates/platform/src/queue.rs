@@ -184,7 +184,9 @@ impl Queue {
     /// hears it, the sweep rings again, so a failure is only logged.
     fn ring_best_effort(&self, channel: &str, payload: &str) {
         if let Err(e) = self.publish(channel, payload) {
-            eprintln!("events: {channel}: doorbell not rung ({e:#}); the sweep will ring it");
+            crate::log::note(format!(
+                "events: {channel}: doorbell not rung ({e:#}); the sweep will ring it"
+            ));
         }
     }
 
@@ -360,12 +362,12 @@ impl Queue {
                     done.handled += 1;
                 }
                 Err(Failure::Retry(e)) if !policy.exhausted(attempt) => {
-                    eprintln!(
+                    crate::log::note(format!(
                         "events: {channel} {}: attempt {attempt} of {} failed: {e:#}; next try in {:?} or later",
                         entry.id,
                         policy.max_attempts,
                         policy.wait_after(attempt)
-                    );
+                    ));
                     done.retrying += 1;
                 }
                 Err(Failure::Retry(e)) => {
@@ -423,10 +425,10 @@ impl Queue {
                 &now,
             ],
         )?;
-        eprintln!(
+        crate::log::note(format!(
             "events: {channel} {}: dead-lettered after {attempts} attempt(s): {error}",
             entry.id
-        );
+        ));
         Ok(())
     }
 

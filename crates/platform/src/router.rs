@@ -283,11 +283,11 @@ pub async fn serve(
         Err(Failure::Refused(p)) => web::problem(&p),
         Err(Failure::Internal(e)) => {
             let instance = format!("urn:uuid:{}", domain::order::new_id());
-            eprintln!(
+            crate::log::note(format!(
                 "{component}: {} {} failed ({instance}): {e:#}",
                 req.method(),
                 req.path()
-            );
+            ));
             web::problem(&Problem::internal(unavailable).with_instance(instance))
         }
     }
