@@ -124,8 +124,11 @@ fn a_demo_run_follows_every_order_to_its_end_and_reset_leaves_only_fresh_stock()
         "{summary}"
     );
     // A cancel can lose the race to the station (then the order is made and picked up).
-    let cancelled = number("cancelled by the customer")[0];
-    assert!(cancelled <= cancel, "{summary}");
+    let [cancelled, too_late] = number("cancelled by the customer / too late to cancel (409)")[..]
+    else {
+        panic!("{summary}")
+    };
+    assert_eq!(cancelled + too_late, cancel, "{summary}");
     let picked_up = number("picked up")[0];
     assert_eq!(number("READY"), [picked_up], "{summary}");
     assert_eq!(picked_up + cancelled, plain + approve + cancel, "{summary}");

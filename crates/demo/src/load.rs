@@ -25,7 +25,8 @@ const MANAGER_DELAY: Duration = Duration::from_millis(1500);
 const CANCEL_DELAY: Duration = Duration::from_millis(50);
 /// Staff hand a READY order over after this.
 const PICKUP_DELAY: Duration = Duration::from_millis(200);
-const FEED_EVERY: Duration = Duration::from_millis(100);
+/// The feed is read again this soon when it had nothing new: READY is timed when seen there.
+const FEED_EVERY: Duration = Duration::from_millis(25);
 const QUEUES_EVERY: Duration = Duration::from_millis(250);
 /// The tally's name for an `order_rejected` that a manager decided.
 pub const MANAGER_REJECTED: &str = "rejected_by_manager";
@@ -50,6 +51,8 @@ enum Report {
     },
     /// A follow-up request (cancel, approve, pickup, complete) and, if it failed, why.
     Sent { trouble: Option<String> },
+    /// A cancel refused with 409: the order was already made.
+    CancelTooLate,
     Step {
         id: String,
         event: String,
@@ -157,6 +160,7 @@ fn drive(
                     trouble: Some(what),
                 } => run.tally.failed(what),
                 Report::Sent { trouble: None } => {}
+                Report::CancelTooLate => run.tally.cancel_too_late += 1,
                 Report::Step { id, event, seen } => run.step(id, &event, seen),
             }
         }
@@ -375,10 +379,13 @@ fn perform(shop: &Shop, job: Job) -> Report {
             ),
         ),
     };
+    let cancel = what.starts_with("cancel ");
     match result {
-        // A cancel that comes too late, or a line another hand completed, is a 409: the
-        // shop is right to refuse it, and the feed says what happened instead.
-        Ok(answer) if answer.status < 300 || answer.status == 409 => Report::Sent { trouble: None },
+        Ok(answer) if answer.status < 300 => Report::Sent { trouble: None },
+        // The order was made before the cancel came: the shop is right to refuse it.
+        Ok(answer) if answer.status == 409 && cancel => Report::CancelTooLate,
+        // A line another hand completed first: the feed says what happened instead.
+        Ok(answer) if answer.status == 409 => Report::Sent { trouble: None },
         Ok(answer) => Report::Sent {
             trouble: Some(format!("{what}: {} {}", answer.status, answer.body)),
         },

@@ -1,7 +1,7 @@
 //! What a run counts, the live progress line and the summary table.
 
 use crate::load::MANAGER_REJECTED;
-use crate::mix::Plan;
+use crate::mix::{Plan, DECLINED_MEMBER};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -19,6 +19,8 @@ pub struct Tally {
     pub steps: BTreeMap<String, usize>,
     /// Follow-up requests (cancel, approve, pickup, complete) that failed, and the first few.
     pub errors: usize,
+    /// Cancels the shop refused because the order was already made (409).
+    pub cancel_too_late: usize,
     pub first_errors: Vec<String>,
     post: Vec<Duration>,
     ready: Vec<Duration>,
@@ -125,8 +127,12 @@ impl Tally {
             ),
         );
         row(
-            "cancelled by the customer",
-            self.steps_of("order_cancelled").to_string(),
+            "cancelled by the customer / too late to cancel (409)",
+            format!(
+                "{} / {}",
+                self.steps_of("order_cancelled"),
+                self.cancel_too_late
+            ),
         );
         row("refunded", self.steps_of("payment_refunded").to_string());
         row("READY", self.steps_of("order_ready").to_string());
@@ -147,10 +153,15 @@ impl Tally {
         for (status, problem) in &self.problems {
             out.push_str(&format!("\nfirst {status}: {problem}"));
         }
+        if declined > 0 && self.answers_of(402) == 0 {
+            out.push_str(&format!(
+                "\nno card was declined: start the shop with --variable decline_members={DECLINED_MEMBER} to see declines"
+            ));
+        }
         for error in &self.first_errors {
             out.push_str(&format!("\nfailed: {error}"));
         }
-        if !self.problems.is_empty() || !self.first_errors.is_empty() {
+        if !out.ends_with('\n') {
             out.push('\n');
         }
         out
