@@ -1,16 +1,19 @@
 //! The web page end to end: the `web` component serving `web/` at `/` (with its security
 //! headers), and the page driven in Debian's chromium by `tests/browser/order.spec.mjs` (node +
 //! playwright-core), against a shop started as every end-to-end test starts it: a customer
-//! signed out, then staff and a manager signed in with the test tokens of `tests/lib.rs`.
+//! signed out, then staff, a manager and an operator signed in with the test tokens of
+//! `tests/lib.rs`. A second shop, started with `auto_fulfill=false`, has items waiting on the
+//! station queues (their Complete buttons must keep focus across refreshes). Screenshots go
+//! to `target/screenshots/`.
 //!
 //! Needs `node`/`npm` and `/usr/bin/chromium` (`scripts/setup.sh` installs them).
 
-use coffeeshop_tests::{Shop, MANAGER_TOKEN, STAFF_TOKEN};
+use coffeeshop_tests::{Shop, MANAGER_TOKEN, OPERATOR_TOKEN, STAFF_TOKEN};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -127,20 +130,49 @@ fn a_customer_orders_on_the_page_and_staff_hand_it_over() {
     }
 
     let shop = Shop::start(&[]);
+    park_a_dead_letter(&shop);
+    // Staff complete every item here: the station queues hold tickets for the focus check.
+    let manual = Shop::start(&[("auto_fulfill", "false")]);
     let base = shop.url("");
     let (ok, out) = test_support::run_to_end(
         Command::new("node")
             .args(["--test", "tests/browser/order.spec.mjs"])
             .env("COFFEESHOP_URL", &base)
+            .env("COFFEESHOP_MANUAL_URL", manual.url(""))
             .env("COFFEESHOP_STAFF_TOKEN", STAFF_TOKEN)
             .env("COFFEESHOP_MANAGER_TOKEN", MANAGER_TOKEN)
+            .env("COFFEESHOP_OPERATOR_TOKEN", OPERATOR_TOKEN)
             .current_dir(&root),
     )
     .expect("run node (is it installed? run scripts/setup.sh)");
     println!("{out}");
     assert!(
         ok,
-        "the browser test failed against {base}:\n{out}\nhost output:\n{}",
-        shop.host.output()
+        "the browser test failed against {base}:\n{out}\nhost output:\n{}\nmanual shop output:\n{}",
+        shop.host.output(),
+        manual.host.output()
     );
+}
+
+/// A message no worker can handle, sent on a worker's stream: it is parked at once, so the
+/// operator's view has a dead letter to show and replay.
+fn park_a_dead_letter(shop: &Shop) {
+    shop.send_unreadable_event();
+    let start = Instant::now();
+    loop {
+        let letters = shop.get("/v1/api/events/dead-letters").json();
+        if letters["deadLetters"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no dead letter was parked: {letters}\n{}",
+            shop.host.output()
+        );
+        shop.sweep();
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

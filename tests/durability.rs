@@ -124,18 +124,7 @@ fn an_always_failing_handler_is_dead_lettered_and_can_be_replayed() {
     assert_eq!(shop.get("/v1/api/events/queues").json()["deadLetters"], 1);
 
     // A message that can never be handled is parked at once, on its first delivery.
-    shop.redis
-        .command(&[
-            "XADD",
-            "events:kitchen_order_placed",
-            "*",
-            "event",
-            "{not json",
-        ])
-        .unwrap();
-    shop.redis
-        .command(&["PUBLISH", "kitchen_order_placed", "ring"])
-        .unwrap();
+    shop.send_unreadable_event();
     sweep_until(&shop, Duration::from_secs(10), "two dead letters", || {
         runs::dead_letters(&shop).len() == 2
     });

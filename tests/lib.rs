@@ -245,6 +245,23 @@ impl Shop {
         self.host.url(path)
     }
 
+    /// Puts a message no worker can read on the kitchen's stream and rings its doorbell: it
+    /// is parked as a dead letter on its first delivery.
+    pub fn send_unreadable_event(&self) {
+        self.redis
+            .command(&[
+                "XADD",
+                "events:kitchen_order_placed",
+                "*",
+                "event",
+                "{not json",
+            ])
+            .unwrap();
+        self.redis
+            .command(&["PUBLISH", "kitchen_order_placed", "ring"])
+            .unwrap();
+    }
+
     /// Runs the sweep (saga resumption and redelivery) and returns its answer.
     pub fn sweep(&self) -> Value {
         let r = self.request("POST", "/v1/api/orders/sweep", &[], None);

@@ -1,5 +1,6 @@
-// The coffee shop's live page: the menu and a basket, the orders, the station queues and the
-// notifications feed. Plain browser JavaScript, no build step, no network assets.
+// The coffee shop's live page: the menu and a basket, the orders (each with a detail view),
+// the station queues, the notifications feed and, for operators, the event queues, dead
+// letters and stock. Plain browser JavaScript, no build step, no network assets.
 //
 // Signed out (customers), the page shows the orders placed from this browser and the steps of
 // the newest one, and asks only routes open to anyone. Staff sign in with a token (checked
@@ -7,6 +8,10 @@
 // managers then see every order, the station queues and the whole feed, and managers approve.
 // The page never shows or logs the token. Under the page's Content-Security-Policy there is
 // no inline script or style: every look is a class in style.css.
+//
+// Lists that refresh every second are updated in place (keyed DOM nodes, see syncList), so a
+// focused button keeps its focus; the page's one live region (#announcer) says only what a
+// listener needs to hear, e.g. "Order 1a2b3c4d is ready".
 "use strict";
 
 (function () {
@@ -23,6 +28,11 @@
   const TERMINAL_REFRESH_MS = 30000; // a finished order of this browser is asked for this rarely
   const IDLE_MS = 2000; // how soon a poll with nothing to ask for looks again
   const SESSION_CHECK_MS = 30000; // how often a signed-in token is checked with GET /v1/api/me
+  const SETTINGS_MS = 60000; // the shop's settings change only with a restart: asked for rarely
+  const OPS_POLL_MS = 2000;
+  const DETAIL_POLL_MS = 2000;
+  const DEAD_LETTERS_SHOWN = 20;
+  const COUNTDOWN_TICK_MS = 250;
 
   const ORDER_STATUSES = [
     "PLACED", "AWAITING_APPROVAL", "IN_PROGRESS", "READY",
@@ -69,6 +79,63 @@
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
+  // The API says FULFILLED of a line (the station made it) and of an order (the customer took
+  // it): the page gives each its own words, so "made" and "picked up" are never confused.
+  const ORDER_WORDS = {
+    PLACED: "placed", AWAITING_APPROVAL: "awaiting approval", IN_PROGRESS: "in progress",
+    READY: "ready", FULFILLED: "picked up", REJECTED: "rejected", CANCELLED: "cancelled",
+    EXPIRED: "expired",
+  };
+  const LINE_WORDS = { PLACED: "queued", IN_PROGRESS: "making", FULFILLED: "made", CANCELLED: "dropped" };
+  const orderWord = (status) => ORDER_WORDS[status] || label(status);
+  const lineWord = (status) => LINE_WORDS[status] || label(status);
+
+  /** A timeline or feed event in the page's words: "kitchen_item_fulfilled" -> "Kitchen item
+   *  made", "order_fulfilled" -> "Order picked up". */
+  function eventWords(event) {
+    const name = String(event || "");
+    if (name === "order_fulfilled") return "Order picked up";
+    return label(name.replace(/item_fulfilled$/, "item_made"));
+  }
+
+  /** "AWAITING_APPROVAL" -> "awaiting-approval", for class names. */
+  function slug(status) {
+    return String(status || "").toLowerCase().replace(/_/g, "-");
+  }
+
+  /** Sets an element's text only when it differs (no needless DOM mutation). */
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  /** Makes `container`'s children show `items` in order, one node per key: a node already
+   *  shown is kept and updated (so focus stays on it), a new one is made, a gone one removed.
+   *  `nodes` (key -> element) is the caller's memory of what it shows. */
+  function syncList(container, nodes, items, keyOf, create, update) {
+    const keep = new Set();
+    let previous = null;
+    for (const item of items) {
+      const key = keyOf(item);
+      keep.add(key);
+      let el = nodes.get(key);
+      if (!el) {
+        el = create(item);
+        nodes.set(key, el);
+      }
+      update(el, item);
+      // Moving a node would drop its focus: only what is out of place is moved.
+      const expected = previous ? previous.nextSibling : container.firstChild;
+      if (expected !== el) container.insertBefore(el, expected);
+      previous = el;
+    }
+    for (const [key, el] of nodes) {
+      if (!keep.has(key)) {
+        el.remove();
+        nodes.delete(key);
+      }
+    }
+  }
+
   function shortId(id) {
     return String(id || "").slice(0, 8);
   }
@@ -76,6 +143,41 @@
   function timeOf(iso) {
     const d = new Date(iso);
     return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+
+  /** "4m 05s left" until `iso`, counted from `now` (ms). */
+  function timeLeft(iso, now) {
+    const ms = Date.parse(iso) - now;
+    if (isNaN(ms)) return "";
+    if (ms <= 0) return "no time left";
+    const total = Math.floor(ms / 1000);
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const seconds = String(total % 60).padStart(2, "0");
+    return hours ? `${hours}h ${String(minutes).padStart(2, "0")}m left` : `${minutes}m ${seconds}s left`;
+  }
+
+  /** A count-down to `iso`; tickCountdowns() keeps every one on the page current. */
+  function countdown(iso) {
+    return h("span", { class: "countdown", "data-testid": "wait-left", "data-until": iso },
+      timeLeft(iso, Date.now()));
+  }
+
+  function tickCountdowns() {
+    const now = Date.now();
+    for (const el of document.querySelectorAll("[data-until]")) setText(el, timeLeft(el.dataset.until, now));
+  }
+
+  // ---- the one live region --------------------------------------------------------------
+
+  let announceTimer = null;
+  /** Says `text` to screen readers, through the page's only aria-live region. */
+  function announce(text) {
+    const el = $("announcer");
+    clearTimeout(announceTimer);
+    // Emptied first, so the same words said twice are heard twice.
+    el.textContent = "";
+    announceTimer = setTimeout(() => { el.textContent = text; }, 60);
   }
 
   function uuid() {
@@ -161,6 +263,8 @@
   let connected = null;
   function setConnection(ok) {
     if (connected === ok) return;
+    // Only a change after the first answer is news.
+    if (connected !== null) announce(ok ? "Connected to the shop again." : "The shop is unreachable; retrying.");
     connected = ok;
     const el = $("connection");
     el.classList.toggle("ok", ok);
@@ -212,6 +316,7 @@
   const holds = (role) => !!session && session.roles.includes(role);
   const isStaff = () => holds("staff") || holds("manager");
   const isManager = () => holds("manager");
+  const isOperator = () => holds("operator");
 
   function rolesOf(me) {
     const roles = Array.isArray(me?.roles) ? me.roles.map(String) : [];
@@ -252,10 +357,13 @@
     if (!fresh && isStaff()) restoreFeed();
     clearBoard();
     clearQueues();
+    clearOperations();
+    closeDetail();
     renderSession();
     orders.now();
     queues.now();
     feed.now();
+    operations.now();
   }
 
   function showSigninError(text) {
@@ -278,6 +386,8 @@
       ? `Signed in as ${session.name} (${session.roles.join(", ")})`
       : restoring ? "Checking your sign-in…" : "";
     $("stations").hidden = !isStaff();
+    $("operations").hidden = !isOperator();
+    renderSections();
     $("board-title").textContent = isStaff() ? "Orders" : "Your orders";
     $("board-intro").hidden = isStaff();
     $("board-intro").textContent = signedIn
@@ -286,6 +396,29 @@
     $("role-note").hidden = !signedIn || isStaff();
     $("board-empty").textContent = isStaff() ? "No orders yet." : "No orders from this browser yet.";
     $("feed-scope").textContent = isStaff() ? "Every order's steps, newest first." : "";
+  }
+
+  // ---- sections (phone widths show one at a time) ------------------------------------------
+
+  let section = "menu";
+
+  /** Shows section `name` on phone widths (style.css hides the others there). */
+  function showSection(name) {
+    section = name;
+    for (const el of document.querySelectorAll("[data-section]")) {
+      el.classList.toggle("current", el.dataset.section === name);
+    }
+    for (const tab of document.querySelectorAll("#sections [data-show]")) {
+      tab.setAttribute("aria-current", tab.dataset.show === name ? "true" : "false");
+    }
+  }
+
+  /** Offers the tabs of the sections this caller may see; a section gone falls back to Orders. */
+  function renderSections() {
+    $("sections").querySelector('[data-show="stations"]').hidden = !isStaff();
+    $("sections").querySelector('[data-show="operations"]').hidden = !isOperator();
+    const tab = $("sections").querySelector(`[data-show="${section}"]`);
+    showSection(tab && !tab.hidden ? section : "board");
   }
 
   async function signIn(event) {
@@ -449,7 +582,7 @@
           "aria-label": `Remove one ${name}`, "data-item-type": entry.itemType,
           onclick: () => change(entry.itemType, -1),
         }, "−"),
-        h("output", {
+        h("span", {
           class: "qty", id: `qty-${entry.itemType}`, "data-testid": `qty-${entry.name}`,
           "aria-label": `${name} in basket`,
         }, "0"),
@@ -542,7 +675,10 @@
       // Staff placing an order at the counter place it for someone else: only a customer's
       // own orders are remembered in this browser.
       if (!session) rememberOrder(order);
-      showOrderMessage("ok", `Order ${shortId(order.id)} placed: ${dollars(order.totalCents)}`, order.id);
+      knownStatus.set(order.id, order.orderStatus); // its next status is news
+      const placed = `Order ${shortId(order.id)} placed: ${dollars(order.totalCents)}`;
+      showOrderMessage("ok", placed, order.id);
+      announce(placed);
       orders.now();
       queues.now();
       feed.now();
@@ -605,17 +741,47 @@
     return myOrderIds().map((id) => mine.get(id)?.order).filter(Boolean);
   }
 
+  // ---- the shop's settings ----------------------------------------------------------------
+
+  /** GET /v1/api/settings: { autoFulfill, approvalThresholdCents, approvalWindowSeconds }. */
+  let settings = null;
+
+  async function loadSettings() {
+    const answer = await api("GET", "/v1/api/settings");
+    if (JSON.stringify(answer) === JSON.stringify(settings)) return SETTINGS_MS;
+    settings = answer;
+    // The cards' waiting reasons name the threshold, the empty queues the auto-fulfil mode.
+    for (const id of cards.keys()) refreshCard(id);
+    for (const station of STATIONS) renderQueueEmpty(station, stationNodes[station].size);
+    return SETTINGS_MS;
+  }
+
   // ---- the order board ----------------------------------------------------------------
 
   const cards = new Map(); // order id -> { el, signature }
   const cardErrors = new Map(); // order id -> message shown on the card
   const busy = new Set(); // order ids with an action in flight
+  const knownStatus = new Map(); // order id -> the status last seen (to announce changes)
   let latestOrders = new Map();
 
   function badge(status, extra) {
     const known = ORDER_STATUSES.includes(status) ? status : "UNKNOWN";
-    return h("span", { class: `badge status-${known.toLowerCase().replace(/_/g, "-")} ${extra || ""}` },
-      label(status));
+    return h("span", { class: `badge status-${slug(known)} ${extra || ""}`, "data-testid": "order-status" },
+      orderWord(status));
+  }
+
+  /** A line's badge: its own words ("made"), never the order's ("picked up"). */
+  function lineBadge(status) {
+    return h("span", { class: `badge small line-status line-${slug(status)}`, "data-testid": "line-status" },
+      lineWord(status));
+  }
+
+  /** The manager who approved the order, from its timeline ("approved by meg"), or null. */
+  function approverOf(order) {
+    const entry = (Array.isArray(order.timeline) ? order.timeline : [])
+      .find((e) => e && e.event === "order_approved");
+    const match = entry && /^approved by (.+)$/.exec(String(entry.detail || ""));
+    return match ? match[1] : null;
   }
 
   function orderActions(order) {
@@ -637,16 +803,32 @@
     return buttons;
   }
 
+  /** Why an order waits: its total against the threshold, its deadline and the time left. */
+  function waitingReason(order) {
+    const deadline = order.approvalDeadline;
+    const threshold = settings && Number.isFinite(settings.approvalThresholdCents)
+      ? [" is at or over the ", h("strong", { "data-testid": "wait-threshold" }, dollars(settings.approvalThresholdCents)),
+        " threshold."]
+      : " is over the approval threshold.";
+    return h("div", { class: "wait-reason small", "data-testid": "wait-reason" },
+      h("p", {}, "Waits for a manager's approval: its total ",
+        h("strong", { "data-testid": "wait-total" }, dollars(order.totalCents)), threshold),
+      deadline ? h("p", {}, "Deadline ",
+        h("time", { datetime: deadline, "data-testid": "wait-deadline" }, timeOf(deadline)),
+        " · ", countdown(deadline)) : null);
+  }
+
   /** A sentence for the card, where its state asks for one. */
   function cardNote(order) {
     const status = order.orderStatus;
-    let text = null;
-    if (status === "AWAITING_APPROVAL" && !isManager()) {
-      text = isStaff() ? "Awaits a manager's approval." : "A large order: it waits for a manager's approval.";
-    } else if (status === "READY" && !isStaff()) {
-      text = "Ready: pick it up at the counter.";
+    if (status === "AWAITING_APPROVAL") return waitingReason(order);
+    const approver = approverOf(order);
+    const notes = [];
+    if (approver) notes.push(h("p", { class: "card-note approved small", "data-testid": "approved-by" }, `Approved by ${approver}`));
+    if (status === "READY" && !isStaff()) {
+      notes.push(h("p", { class: "card-note small", "data-testid": "order-note" }, "Ready: pick it up at the counter."));
     }
-    return text ? h("p", { class: "card-note small", "data-testid": "order-note" }, text) : null;
+    return notes;
   }
 
   async function orderAction(id, action) {
@@ -676,6 +858,7 @@
       refreshCard(id);
       orders.now();
       queues.now();
+      detail.now();
     }
   }
 
@@ -683,20 +866,26 @@
     const name = line.name ? label(line.name) : itemName(line.itemType);
     return h("li", { class: "line", "data-testid": "order-line", "data-status": line.itemStatus },
       h("span", { class: "line-name" }, `${line.quantity || 1} × ${name}`),
-      h("span", { class: `badge small line-status status-${String(line.itemStatus || "").toLowerCase().replace(/_/g, "-")}` },
-        label(line.itemStatus)));
+      lineBadge(line.itemStatus));
   }
 
   function cardView(order) {
     const lines = Array.isArray(order.lineItems) ? order.lineItems : [];
     const error = cardErrors.get(order.id);
     return h("li", {
-      class: `order-card card-${String(order.orderStatus).toLowerCase().replace(/_/g, "-")}`,
+      class: `order-card card-${slug(order.orderStatus)}`,
       "data-testid": "order-card", "data-order-id": order.id, "data-status": order.orderStatus,
-      "aria-label": `Order ${shortId(order.id)}, ${label(order.orderStatus)}`,
+      "aria-label": `Order ${shortId(order.id)}, ${orderWord(order.orderStatus)}`,
+      // A click anywhere on the card but its buttons opens the detail; the id button is the
+      // keyboard's way in.
+      onclick: (event) => { if (!event.target.closest("button")) openDetail(order.id); },
     },
       h("div", { class: "card-head" },
-        h("span", { class: "order-id", title: order.id }, `#${shortId(order.id)}`),
+        h("button", {
+          type: "button", class: "order-open", "data-testid": "order-open", "aria-haspopup": "dialog",
+          title: order.id, "aria-label": `Order ${shortId(order.id)}: details and timeline`,
+          onclick: () => openDetail(order.id),
+        }, h("span", { class: "order-id" }, `#${shortId(order.id)}`), h("span", { class: "open-hint small" }, "details")),
         badge(order.orderStatus)),
       h("ul", { class: "lines" }, lines.map(lineView)),
       h("div", { class: "card-foot" },
@@ -709,8 +898,9 @@
   }
 
   function signatureOf(order) {
-    return JSON.stringify([order.orderStatus, order.totalCents, order.lineItems,
-      cardErrors.get(order.id) || "", busy.has(order.id), isStaff(), isManager()]);
+    return JSON.stringify([order.orderStatus, order.totalCents, order.lineItems, order.approvalDeadline,
+      approverOf(order), settings?.approvalThresholdCents, cardErrors.get(order.id) || "",
+      busy.has(order.id), isStaff(), isManager()]);
   }
 
   function refreshCard(id) {
@@ -727,10 +917,27 @@
   function clearBoard() {
     cards.clear();
     cardErrors.clear();
+    knownStatus.clear();
     latestOrders = new Map();
     $("orders").replaceChildren();
     $("board-empty").hidden = true;
     $("board-count").textContent = "";
+  }
+
+  /** Whether a status change is worth saying aloud: every change of a customer's own order;
+   *  for staff only what asks them to act (READY to hand over; a manager: an approval). */
+  function worthAnnouncing(status) {
+    if (!isStaff()) return true;
+    return status === "READY" || (isManager() && status === "AWAITING_APPROVAL");
+  }
+
+  /** Announces an order's new status (not the first one seen: that is no change). */
+  function noteStatus(order) {
+    const before = knownStatus.get(order.id);
+    knownStatus.set(order.id, order.orderStatus);
+    if (before && before !== order.orderStatus && worthAnnouncing(order.orderStatus)) {
+      announce(`Order ${shortId(order.id)} is ${orderWord(order.orderStatus)}.`);
+    }
   }
 
   /** Staff see every order (newest 20); everyone else the orders placed from this browser. */
@@ -761,11 +968,14 @@
     let previous = null;
     for (const order of list) {
       keep.add(order.id);
+      noteStatus(order);
       let card = cards.get(order.id);
       const signature = signatureOf(order);
       if (!card) {
         card = { el: cardView(order), signature };
-        card.el.classList.add("new"); // only a newly listed order slides in
+        // Only a newly listed order slides in, once (not again when its section shows again).
+        card.el.classList.add("new");
+        card.el.addEventListener("animationend", (e) => e.currentTarget.classList.remove("new"), { once: true });
         cards.set(order.id, card);
       } else if (card.signature !== signature) {
         const el = cardView(order);
@@ -788,76 +998,327 @@
     $("board-empty").hidden = list.length > 0;
   }
 
-  // ---- the station queues (staff and managers) --------------------------------------------
+  // ---- one order's detail (a dialog) -------------------------------------------------------
+  // Anyone may read an order they hold the id of (its timeline); a signed-in caller of any
+  // role also sees its payments. Customers only ever open their own orders: the board shows
+  // them nothing else.
 
+  let detailId = null; // the order shown in the dialog, or null when it is closed
+  let detailSignature = null;
+
+  function openDetail(id) {
+    detailId = id;
+    detailSignature = null;
+    $("detail-title").textContent = `Order #${shortId(id)}`;
+    $("detail-body").replaceChildren(h("p", { class: "muted" }, "Loading…"));
+    const dialog = $("order-dialog");
+    if (!dialog.open) dialog.showModal();
+    detail.now();
+  }
+
+  function closeDetail() {
+    const dialog = $("order-dialog");
+    if (dialog.open) dialog.close(); // its "close" event forgets the order (detailClosed)
+    else detailId = null;
+  }
+
+  /** Keyboard users land back on the order they opened (its card may have been redrawn). */
+  function detailClosed() {
+    const id = detailId;
+    detailId = null;
+    const opener = id && cards.get(id)?.el.querySelector('[data-testid="order-open"]');
+    if (opener && (document.activeElement === document.body || !document.activeElement)) opener.focus();
+  }
+
+  /** The order's payments ledger; "none" when it was never charged (404). */
+  async function loadPayment(id) {
+    try {
+      return await api("GET", `/v1/api/payments/${encodeURIComponent(id)}`);
+    } catch (e) {
+      if (e.status === 404) return "none";
+      return { error: e.message };
+    }
+  }
+
+  async function loadDetail() {
+    const id = detailId;
+    if (!id) return IDLE_MS;
+    const at = epoch;
+    let order;
+    try {
+      order = await api("GET", `/v1/api/orders/${encodeURIComponent(id)}`);
+    } catch (e) {
+      if (id === detailId && at === epoch) {
+        $("detail-body").replaceChildren(h("p", { class: "message error small", role: "alert" }, e.message));
+        detailSignature = null;
+      }
+      return SLOW_POLL_MS;
+    }
+    const payment = session ? await loadPayment(id) : null;
+    if (id !== detailId || at !== epoch) return 0;
+    // Re-drawn only when something changed (the count-down ticks by itself).
+    const signature = JSON.stringify([order, payment, settings]);
+    if (signature !== detailSignature) {
+      detailSignature = signature;
+      $("detail-body").replaceChildren(...detailView(order, payment));
+    }
+    return TERMINAL.has(order.orderStatus) ? SLOW_POLL_MS : DETAIL_POLL_MS;
+  }
+
+  function detailView(order, payment) {
+    const lines = Array.isArray(order.lineItems) ? order.lineItems : [];
+    const approver = approverOf(order);
+    return [
+      h("p", { class: "detail-summary" }, badge(order.orderStatus), " ",
+        h("span", { class: "order-total", "data-testid": "detail-total" }, dollars(order.totalCents))),
+      h("ul", { class: "lines" }, lines.map(lineView)),
+      order.orderStatus === "AWAITING_APPROVAL" ? waitingReason(order) : null,
+      approver ? h("p", { class: "card-note approved small", "data-testid": "detail-approved-by" }, `Approved by ${approver}`) : null,
+      h("h3", {}, "Timeline"),
+      h("ol", { class: "timeline", "data-testid": "timeline" }, (order.timeline || []).map(timelineEntry)),
+      session ? h("h3", {}, "Payments") : null,
+      session ? paymentView(payment) : null,
+    ].filter(Boolean);
+  }
+
+  function timelineEntry(entry) {
+    return h("li", { class: "timeline-entry", "data-testid": "timeline-entry", "data-event": entry.event },
+      h("time", { class: "muted small", datetime: entry.at }, timeOf(entry.at)),
+      h("span", { class: "timeline-event" }, eventWords(entry.event)),
+      entry.detail ? h("span", { class: "muted small" }, entry.detail) : null);
+  }
+
+  function paymentView(payment) {
+    if (payment === "none") return h("p", { class: "muted small", "data-testid": "payments" }, "No payment recorded.");
+    if (!payment || payment.error) {
+      return h("p", { class: "message error small", "data-testid": "payments" }, `Payments unavailable: ${payment?.error || "no answer"}`);
+    }
+    const entries = [
+      ...(payment.charges || []).map((e) => ["charge", e]),
+      ...(payment.refunds || []).map((e) => ["refund", e]),
+      ...(payment.declines || []).map((e) => ["declined", e]),
+    ];
+    return h("div", { "data-testid": "payments", "data-payment-status": payment.status },
+      h("p", { class: "small" }, `${label(payment.status)}: ${dollars(payment.amountCents)}`),
+      h("ul", { class: "payment-entries" }, entries.map(([kind, e]) =>
+        h("li", { class: "small", "data-testid": "payment-entry", "data-kind": kind },
+          `${label(kind)} ${dollars(e.amountCents)} at ${timeOf(e.at)}`, e.detail ? ` · ${e.detail}` : ""))));
+  }
+
+  // ---- the station queues (staff and managers) --------------------------------------------
+  // Updated in place, one node per line id: a focused Complete button survives each refresh.
+
+  const STATIONS = ["barista", "kitchen"];
   const completing = new Set(); // line ids with a completion in flight
-  const queueErrors = new Map(); // station -> message
-  const QUEUE_EMPTY = "Queue empty (auto-fulfil on: queues empty quickly)";
+  const queueErrors = new Map(); // station -> why its last completion failed
+  const stationNodes = { barista: new Map(), kitchen: new Map() }; // line id -> <li>
+
+  /** What an empty queue means depends on the shop's auto_fulfill setting. */
+  function queueEmptyText() {
+    if (!settings) return "Queue empty.";
+    return settings.autoFulfill
+      ? "Queue empty. Auto-fulfil is on: the station makes each item as soon as it arrives."
+      : "Queue empty. Auto-fulfil is off: staff complete each item with its Complete button.";
+  }
+
+  function renderQueueEmpty(station, count) {
+    const empty = $(`queue-${station}-empty`);
+    empty.hidden = count > 0;
+    setText(empty, queueEmptyText());
+  }
+
+  function queueError(station, text) {
+    const el = $(`queue-${station}-error`);
+    el.hidden = !text;
+    setText(el, text || "");
+  }
 
   function clearQueues() {
     queueErrors.clear();
-    for (const station of ["barista", "kitchen"]) {
+    for (const station of STATIONS) {
+      stationNodes[station].clear();
       $(`queue-${station}`).replaceChildren();
-      $(`queue-${station}-empty`).hidden = false;
-      $(`queue-${station}-empty`).textContent = QUEUE_EMPTY;
+      renderQueueEmpty(station, 0);
+      queueError(station, null);
     }
   }
 
   async function loadQueues() {
     if (!isStaff()) return IDLE_MS; // nothing to ask for: the panel is not shown
     const at = epoch;
-    await Promise.all([loadQueue("barista", at), loadQueue("kitchen", at)]);
+    await Promise.all(STATIONS.map((station) => loadQueue(station, at)));
     return undefined;
   }
 
   async function loadQueue(station, at) {
-    const list = $(`queue-${station}`);
-    const empty = $(`queue-${station}-empty`);
     let tickets;
     try {
       tickets = await api("GET", `/v1/api/${station}/queue`);
     } catch (e) {
-      if (at !== epoch) return;
-      empty.hidden = false;
-      empty.textContent = `Queue unavailable: ${e.message}`;
+      if (at === epoch) queueError(station, `Queue unavailable: ${e.message}`);
       return;
     }
     if (at !== epoch) return;
     tickets = Array.isArray(tickets) ? tickets : [];
-    empty.hidden = tickets.length > 0;
-    empty.textContent = QUEUE_EMPTY;
-    const error = queueErrors.get(station);
-    list.replaceChildren(
-      ...tickets.map((t) => h("li", {
-        class: "ticket", "data-testid": "ticket", "data-line-id": t.lineId, "data-order-id": t.orderId,
-        "data-status": t.status,
-      },
-        h("div", { class: "ticket-text" },
-          h("span", { class: "ticket-name" }, `${t.quantity || 1} × ${itemName(t.itemType)}`),
-          h("span", { class: "muted small" },
-            [`#${shortId(t.orderId)}`, timeOf(t.timeIn), t.madeBy ? `by ${t.madeBy}` : ""]
-              .filter(Boolean).join(" · "))),
-        h("button", {
-          type: "button", class: "quiet", "data-testid": "complete",
-          disabled: completing.has(t.lineId),
-          "aria-label": `Complete ${itemName(t.itemType)} of order ${shortId(t.orderId)}`,
-          onclick: () => complete(station, t.lineId),
-        }, "Complete"))),
-      ...(error ? [h("li", { class: "message error small", role: "alert" }, error)] : []));
+    queueError(station, queueErrors.get(station));
+    syncList($(`queue-${station}`), stationNodes[station], tickets, (t) => t.lineId,
+      (t) => ticketView(station, t), fillTicket);
+    renderQueueEmpty(station, tickets.length);
+  }
+
+  /** A ticket's node, made once per line; fillTicket() keeps its text current. */
+  function ticketView(station, t) {
+    return h("li", { class: "ticket", "data-testid": "ticket", "data-line-id": t.lineId, "data-order-id": t.orderId },
+      h("div", { class: "ticket-text" },
+        h("span", { class: "ticket-name" }),
+        h("span", { class: "muted small ticket-meta" })),
+      h("span", { class: "badge small line-status", "data-testid": "line-status" }),
+      h("button", {
+        type: "button", class: "quiet", "data-testid": "complete",
+        onclick: () => complete(station, t.lineId),
+      }, "Complete"));
+  }
+
+  function fillTicket(el, t) {
+    el.dataset.status = t.status;
+    setText(el.querySelector(".ticket-name"), `${t.quantity || 1} × ${itemName(t.itemType)}`);
+    setText(el.querySelector(".ticket-meta"), [`#${shortId(t.orderId)}`, timeOf(t.timeIn), t.madeBy ? `by ${t.madeBy}` : ""]
+      .filter(Boolean).join(" · "));
+    const status = el.querySelector(".line-status");
+    setText(status, lineWord(t.status));
+    status.className = `badge small line-status line-${slug(t.status)}`;
+    const button = el.querySelector("button");
+    button.disabled = completing.has(t.lineId);
+    const name = `Complete ${itemName(t.itemType)} of order ${shortId(t.orderId)}`;
+    if (button.getAttribute("aria-label") !== name) button.setAttribute("aria-label", name);
   }
 
   async function complete(station, lineId) {
     const at = epoch;
     completing.add(lineId);
     queueErrors.delete(station);
+    queueError(station, null);
     try {
       await api("POST", `/v1/api/${station}/items/${encodeURIComponent(lineId)}/complete`);
     } catch (e) {
-      if (at === epoch) queueErrors.set(station, e.message);
+      if (at === epoch) {
+        queueErrors.set(station, e.message);
+        queueError(station, e.message);
+      }
     } finally {
       completing.delete(lineId);
       queues.now();
       orders.now();
+    }
+  }
+
+  // ---- operations (operators) --------------------------------------------------------------
+  // The event queues' depths, the dead letters (each with Replay) and the stock levels.
+
+  const deadLetterNodes = new Map(); // dead letter id -> <li>
+  const replaying = new Set(); // dead letter ids with a replay in flight
+
+  function clearOperations() {
+    deadLetterNodes.clear();
+    replaying.clear();
+    $("ops-queues").replaceChildren();
+    $("ops-stock").replaceChildren();
+    $("ops-dead-letters").replaceChildren();
+    $("ops-dead-count").textContent = "";
+    $("ops-dead-empty").hidden = false;
+    opsNote("ops-error", null);
+    opsNote("ops-message", null);
+  }
+
+  function opsNote(id, text, kind) {
+    const el = $(id);
+    el.hidden = !text;
+    setText(el, text || "");
+    if (kind) el.className = `message small ${kind}`;
+  }
+
+  async function loadOperations() {
+    if (!isOperator()) return IDLE_MS;
+    const at = epoch;
+    let answers;
+    try {
+      answers = await Promise.all([
+        api("GET", "/v1/api/events/queues"),
+        api("GET", `/v1/api/events/dead-letters?limit=${DEAD_LETTERS_SHOWN}`),
+        api("GET", "/v1/api/inventory"),
+      ]);
+    } catch (e) {
+      if (at === epoch) opsNote("ops-error", `Operations paused: ${e.message}`);
+      return SLOW_POLL_MS;
+    }
+    if (at !== epoch) return 0;
+    const [depths, letters, stock] = answers;
+    opsNote("ops-error", null);
+    renderQueueDepths(depths);
+    renderDeadLetters(Array.isArray(letters?.deadLetters) ? letters.deadLetters : []);
+    renderStock(Array.isArray(stock?.items) ? stock.items : []);
+    return OPS_POLL_MS;
+  }
+
+  /** A table row of plain cells (nothing in it takes focus: it may be redrawn). */
+  function row(testid, cells) {
+    return h("tr", { "data-testid": testid }, cells.map((c, i) => h(i ? "td" : "th", i ? {} : { scope: "row" }, c)));
+  }
+
+  function renderQueueDepths(depths) {
+    const queues = Array.isArray(depths?.queues) ? depths.queues : [];
+    $("ops-queues").replaceChildren(...queues.map((q) =>
+      row("ops-queue", [q.channel, q.unacknowledged, q.inFlight])));
+    const count = Number(depths?.deadLetters) || 0;
+    setText($("ops-dead-count"), `${count} dead letter${count === 1 ? "" : "s"} in all.`);
+  }
+
+  function renderStock(items) {
+    $("ops-stock").replaceChildren(...items.map((item) =>
+      row("ops-stock-item", [label(item.name), item.available, item.reserved])));
+  }
+
+  function renderDeadLetters(letters) {
+    syncList($("ops-dead-letters"), deadLetterNodes, letters, (l) => l.id, deadLetterView, fillDeadLetter);
+    $("ops-dead-empty").hidden = letters.length > 0;
+  }
+
+  function deadLetterView(letter) {
+    return h("li", { class: "dead-letter", "data-testid": "dead-letter", "data-id": letter.id },
+      h("div", { class: "dead-letter-text" },
+        h("span", { class: "dead-letter-channel" }),
+        h("span", { class: "muted small dead-letter-meta" }),
+        h("code", { class: "dead-letter-payload small" })),
+      h("button", {
+        type: "button", "data-testid": "replay", "aria-label": `Replay dead letter ${letter.id}`,
+        onclick: () => replay(letter.id),
+      }, "Replay"));
+  }
+
+  function fillDeadLetter(el, letter) {
+    setText(el.querySelector(".dead-letter-channel"), letter.channel);
+    setText(el.querySelector(".dead-letter-meta"),
+      `${letter.attempts} attempt${letter.attempts === 1 ? "" : "s"} · failed ${timeOf(letter.failedAt)} · ${letter.error}`);
+    const payload = String(letter.payload || "");
+    setText(el.querySelector(".dead-letter-payload"), payload.length > 160 ? `${payload.slice(0, 160)}…` : payload);
+    el.querySelector("button").disabled = replaying.has(letter.id);
+  }
+
+  async function replay(id) {
+    const at = epoch;
+    replaying.add(id);
+    operations.now();
+    try {
+      const letter = await api("POST", `/v1/api/events/dead-letters/${encodeURIComponent(id)}/replay`);
+      if (at !== epoch) return;
+      const text = `Replayed: the event was sent again on ${letter?.channel || "its channel"}.`;
+      opsNote("ops-message", text, "ok");
+      announce(text);
+    } catch (e) {
+      if (at === epoch) opsNote("ops-message", `Replay failed: ${e.message}`, "error");
+    } finally {
+      replaying.delete(id);
+      operations.now();
     }
   }
 
@@ -898,7 +1359,7 @@
     const status = n.status ? String(n.status) : "";
     return h("li", { class: "note", "data-testid": "notification", "data-order-id": n.orderId },
       h("div", { class: "note-head" },
-        h("span", { class: "note-event" }, label(n.event)),
+        h("span", { class: "note-event" }, eventWords(n.event)),
         h("time", { class: "muted small", datetime: n.occurredAt }, timeOf(n.occurredAt))),
       h("div", { class: "note-body small" },
         n.orderId ? h("span", { class: "order-id" }, `#${shortId(n.orderId)}`) : null,
@@ -1002,13 +1463,24 @@
   let queues = { now() {} };
   let feed = { now() {} };
   let sessionCheck = { now() {} };
+  let operations = { now() {} };
+  let detail = { now() {} };
 
   function start() {
     $("member-id").textContent = memberId();
     $("place-order").addEventListener("click", placeOrder);
     $("signin-form").addEventListener("submit", signIn);
     $("signout").addEventListener("click", signOut);
+    for (const tab of document.querySelectorAll("#sections [data-show]")) {
+      tab.addEventListener("click", () => showSection(tab.dataset.show));
+    }
+    $("detail-close").addEventListener("click", closeDetail);
+    $("order-dialog").addEventListener("close", detailClosed);
+    // Four times a second: a count-down never lags its clock by more than a quarter second
+    // (setText writes only when the words change, once a second).
+    setInterval(tickCountdowns, COUNTDOWN_TICK_MS);
     renderSession();
+    poll(loadSettings, () => SLOW_POLL_MS);
     let menuLoaded = false;
     poll(async () => {
       if (menuLoaded) return 60 * 60 * 1000;
@@ -1021,6 +1493,8 @@
       queues = poll(loadQueues, () => POLL_MS);
       feed = poll(loadFeed, () => POLL_MS);
       sessionCheck = poll(checkSession, () => SESSION_CHECK_MS);
+      operations = poll(loadOperations, () => OPS_POLL_MS);
+      detail = poll(loadDetail, () => DETAIL_POLL_MS);
       document.addEventListener("visibilitychange", () => {
         if (!document.hidden) { orders.now(); queues.now(); }
       });

@@ -1,14 +1,21 @@
 // The coffee shop's page in a real browser (Debian's chromium driven by playwright-core):
 // a customer, signed out, builds a basket, places the order and watches it turn READY under
-// "Your orders" without the page ever asking a staff route; a wrong token is refused; staff
-// sign in, see every order, pick the customer's up and cannot approve; after signing out
-// nothing of the staff view is left; a manager approves a large order.
+// "Your orders" without the page ever asking a staff route, and opens its timeline; a wrong
+// token is refused; staff sign in, see every order (a large one says why it waits: threshold,
+// total, deadline, time left), see an order's payments, pick the customer's up and cannot
+// approve; after signing out nothing of the staff view is left; a manager approves the large
+// order and the page names the approver; an operator sees the event queues, dead letters
+// (and replays one) and the stock, but not the board. Then: one live region only, 44 px
+// touch targets, the phone layout's section tabs, and (on a second shop with
+// auto_fulfill=false) a focused Complete button that keeps its focus across queue refreshes.
 //
 //   COFFEESHOP_URL=http://127.0.0.1:3000 COFFEESHOP_STAFF_TOKEN=... \
-//     COFFEESHOP_MANAGER_TOKEN=... node --test tests/browser/order.spec.mjs
+//     COFFEESHOP_MANAGER_TOKEN=... COFFEESHOP_OPERATOR_TOKEN=... \
+//     COFFEESHOP_MANUAL_URL=http://127.0.0.1:3001 node --test tests/browser/order.spec.mjs
 //
-// `cargo test -p coffeeshop-tests --test browser` starts a shop and runs this script with the
-// test tokens of tests/lib.rs. The tests run in order and share one page.
+// `cargo test -p coffeeshop-tests --test browser` starts both shops and runs this script with
+// the test tokens of tests/lib.rs. The tests run in order and share one page (the phone and
+// station tests open pages of their own).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -21,15 +28,27 @@ const BASE = (process.env.COFFEESHOP_URL || "http://127.0.0.1:3000").replace(/\/
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const STAFF_TOKEN = process.env.COFFEESHOP_STAFF_TOKEN;
 const MANAGER_TOKEN = process.env.COFFEESHOP_MANAGER_TOKEN;
+const OPERATOR_TOKEN = process.env.COFFEESHOP_OPERATOR_TOKEN;
+// A shop started with auto_fulfill=false: its items wait for staff on the station queues.
+const MANUAL = (process.env.COFFEESHOP_MANUAL_URL || "").replace(/\/+$/, "");
 const STAFF_NAME = process.env.COFFEESHOP_STAFF_NAME || "sam";
 const MANAGER_NAME = process.env.COFFEESHOP_MANAGER_NAME || "meg";
+const OPERATOR_NAME = process.env.COFFEESHOP_OPERATOR_NAME || "otto";
 const SCREENSHOT = fileURLToPath(new URL("../../target/browser/order.png", import.meta.url));
 const STAFF_SCREENSHOT = fileURLToPath(new URL("../../target/browser/staff.png", import.meta.url));
+const DESKTOP_SCREENSHOT = fileURLToPath(new URL("../../target/screenshots/desktop.png", import.meta.url));
+const PHONE_SCREENSHOT = fileURLToPath(new URL("../../target/screenshots/phone.png", import.meta.url));
+const DESKTOP = { width: 1360, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const MIN_TARGET = 44; // CSS px, each side of every button, link and input
 const STATUS_TIMEOUT = 30_000;
 const TOKEN_KEY = "coffeeshop.token";
 
 assert.ok(STAFF_TOKEN, "COFFEESHOP_STAFF_TOKEN names a token with the staff role");
 assert.ok(MANAGER_TOKEN, "COFFEESHOP_MANAGER_TOKEN names a token with the manager role");
+assert.ok(OPERATOR_TOKEN, "COFFEESHOP_OPERATOR_TOKEN names a token with the operator role");
+assert.ok(MANUAL, "COFFEESHOP_MANUAL_URL names a shop started with auto_fulfill=false");
+const TOKENS = [STAFF_TOKEN, MANAGER_TOKEN, OPERATOR_TOKEN];
 
 let browser;
 let page;
@@ -39,7 +58,23 @@ const cspViolations = [];
 /** Every request the page made, in order. */
 const requests = [];
 
+/** A new page of its own (own storage), watched like the shared one. */
+async function newPage(viewport) {
+  const context = await browser.newContext({ viewport });
+  const p = await context.newPage();
+  p.setDefaultTimeout(STATUS_TIMEOUT);
+  p.on("pageerror", (e) => pageErrors.push(String(e)));
+  p.on("console", (m) => {
+    const text = m.text();
+    consoleMessages.push(text);
+    if (/Content[- ]Security[- ]Policy/i.test(text)) cspViolations.push(text);
+    if (m.type() === "error") console.log(`[browser console] ${text}`);
+  });
+  return p;
+}
+
 before(async () => {
+  await mkdir(dirname(DESKTOP_SCREENSHOT), { recursive: true });
   // launch() gives every run a fresh, temporary user-data dir of its own.
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -54,7 +89,7 @@ before(async () => {
       "--disable-sync",
     ],
   });
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  const context = await browser.newContext({ viewport: DESKTOP });
   page = await context.newPage();
   page.setDefaultTimeout(STATUS_TIMEOUT);
   page.on("pageerror", (e) => pageErrors.push(String(e)));
@@ -121,26 +156,92 @@ function assertClean() {
   assert.deepEqual(cspViolations, [], "no Content-Security-Policy violation");
   assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
   for (const text of consoleMessages) {
-    assert.ok(!text.includes(STAFF_TOKEN) && !text.includes(MANAGER_TOKEN), "no token in the console");
+    assert.ok(!TOKENS.some((t) => text.includes(t)), "no token in the console");
   }
 }
 
 /** The page's visible text holds no token. */
 async function assertNoTokenShown() {
   const text = await page.locator("body").innerText();
-  assert.ok(!text.includes(STAFF_TOKEN) && !text.includes(MANAGER_TOKEN), "no token on the page");
+  assert.ok(!TOKENS.some((t) => text.includes(t)), "no token on the page");
   const html = await page.content();
-  assert.ok(!html.includes(STAFF_TOKEN) && !html.includes(MANAGER_TOKEN), "no token in the DOM");
+  assert.ok(!TOKENS.some((t) => html.includes(t)), "no token in the DOM");
 }
 
-async function signIn(token) {
-  await page.getByLabel("Staff token").fill(token);
-  await page.getByTestId("signin").click();
+async function signIn(token, on = page) {
+  await on.getByLabel("Staff token").fill(token);
+  await on.getByTestId("signin").click();
+}
+
+async function signOut(on = page) {
+  await on.getByTestId("signout").click();
+  await on.getByTestId("signin-token").waitFor({ state: "visible" });
+}
+
+/** Integer cents as the page writes them: 925 -> "$9.25". */
+function dollars(cents) {
+  return `$${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
+}
+
+/** The words of the visible badges `testid` (order-status or line-status) under `scope`. */
+async function badgeWords(scope, testid) {
+  return scope.getByTestId(testid).evaluateAll((els) =>
+    els.filter((e) => e.offsetParent !== null).map((e) => e.textContent.trim()));
+}
+
+/** Every visible button, link and input of `p` is at least 44 x 44 CSS px. */
+async function assertTouchTargets(p, where) {
+  const small = await p.locator("button, a[href], input, select, textarea, summary").evaluateAll((els, min) =>
+    els.filter((e) => {
+      const r = e.getBoundingClientRect();
+      const style = getComputedStyle(e);
+      return r.width > 0 && r.height > 0 && style.visibility !== "hidden";
+    }).map((e) => {
+      const r = e.getBoundingClientRect();
+      return { what: `${e.tagName.toLowerCase()}[${e.dataset.testid || e.id || e.textContent.trim()}]`, w: r.width, h: r.height };
+    }).filter((t) => t.w < min - 0.5 || t.h < min - 0.5), MIN_TARGET);
+  const count = await p.locator("button:visible, input:visible").count();
+  assert.ok(count > 0, `${where}: there are controls to measure`);
+  assert.deepEqual(small, [], `${where}: every control is at least ${MIN_TARGET}px each way`);
+}
+
+/** The page has one live region: the polite announcer; lists and totals are not live. */
+async function assertOneLiveRegion(p) {
+  const live = await p.locator("[aria-live]").evaluateAll((els) =>
+    els.map((e) => `${e.id}:${e.getAttribute("aria-live")}`));
+  assert.deepEqual(live, ["announcer:polite"], "exactly one aria-live region, the announcer");
+  // Roles and elements that are live without saying so.
+  assert.equal(await p.locator('[role="status"], [role="log"], [role="marquee"], [role="timer"], output').count(), 0,
+    "no implicit live regions");
+}
+
+/** Opens order `id`'s detail from its card on the board and returns the dialog. */
+async function openDetail(id, on = page) {
+  await on.locator(`[data-testid="order-card"][data-order-id="${id}"]`).getByTestId("order-open").click();
+  const dialog = on.getByTestId("order-dialog");
+  await dialog.waitFor({ state: "visible" });
+  assert.match(await dialog.getByTestId("detail-title").textContent(), new RegExp(id.slice(0, 8)));
+  await dialog.getByTestId("timeline-entry").first().waitFor();
+  return dialog;
+}
+
+async function closeDetail(on = page) {
+  await on.getByTestId("detail-close").click();
+  await on.getByTestId("order-dialog").waitFor({ state: "hidden" });
+}
+
+/** The events of the dialog's timeline, in order. */
+async function timelineEvents(dialog) {
+  return dialog.getByTestId("timeline-entry").evaluateAll((els) => els.map((e) => e.dataset.event));
 }
 
 /** An order placed straight at the API (not by the page): `count` lattes and croissants. */
 async function placeLarge(count) {
-  const response = await fetch(`${BASE}/v1/api/orders`, {
+  return placeAt(BASE, count);
+}
+
+async function placeAt(base, count) {
+  const response = await fetch(`${base}/v1/api/orders`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
@@ -199,6 +300,32 @@ test("signed out: order two black coffees and a croissant, follow it to READY un
   for (const status of await lines.evaluateAll((els) => els.map((e) => e.dataset.status))) {
     assert.equal(status, "FULFILLED", "every line is made");
   }
+  // A line's FULFILLED is "made"; the order's own word is another one.
+  assert.deepEqual(await badgeWords(ready, "line-status"), ["made", "made"], "lines say made");
+  assert.deepEqual(await badgeWords(ready, "order-status"), ["ready"]);
+  // The one live region said so, once the order changed from what placing it answered.
+  await page.waitForFunction((id) => document.getElementById("announcer").textContent === `Order ${id} is ready.`,
+    customerOrder.slice(0, 8));
+  await assertOneLiveRegion(page);
+  await assertTouchTargets(page, "desktop, signed out");
+  // At desktop width every section shows side by side: no tabs.
+  assert.equal(await page.getByTestId("sections").isVisible(), false, "no section tabs on a desktop");
+  assert.equal(await page.getByTestId("menu").isVisible(), true);
+  assert.equal(await page.getByTestId("board-title").isVisible(), true);
+  assert.equal(await page.getByTestId("feed").isVisible(), true);
+
+  // The order's detail: its timeline, and (signed out) no payments asked for or shown.
+  const dialog = await openDetail(customerOrder);
+  const events = await timelineEvents(dialog);
+  assert.equal(events[0], "order_placed", `the timeline starts with the placing: ${events}`);
+  assert.ok(events.includes("order_ready"), `the timeline has the order turning ready: ${events}`);
+  assert.equal(await dialog.getByTestId("payments").count(), 0, "customers see no payments");
+  assert.deepEqual(await badgeWords(dialog, "line-status"), ["made", "made"]);
+  await assertTouchTargets(page, "desktop, order detail");
+  await page.keyboard.press("Escape"); // the dialog closes with Escape, and focus goes back
+  await page.getByTestId("order-dialog").waitFor({ state: "hidden" });
+  assert.equal(await page.evaluate(() => document.activeElement?.closest("[data-testid=order-card]")?.dataset.orderId),
+    customerOrder, "focus is back on the order's card");
   const kept = await page.evaluate(() => JSON.parse(localStorage.getItem("coffeeshop.myOrders")));
   assert.deepEqual(kept, [customerOrder], "the browser keeps the id of its order");
 
@@ -219,7 +346,7 @@ test("signed out: order two black coffees and a croissant, follow it to READY un
     "the page followed the order with GET /v1/api/orders/{id}");
 
   await mkdir(dirname(SCREENSHOT), { recursive: true });
-  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true, animations: "disabled" });
   console.log(`screenshot: ${SCREENSHOT}`);
   assertClean();
 });
@@ -241,8 +368,39 @@ test("a wrong token is refused and the page stays signed out", async () => {
   assertClean();
 });
 
+/** The card or dialog `scope` says why `order` waits: the threshold of GET /v1/api/settings,
+ *  the order's total, its deadline and the time left, counting down. */
+async function assertWaitingReason(scope, order) {
+  const settings = await (await fetch(`${BASE}/v1/api/settings`)).json();
+  assert.equal(typeof settings.approvalThresholdCents, "number", JSON.stringify(settings));
+  const reason = scope.getByTestId("wait-reason");
+  await reason.getByTestId("wait-threshold").waitFor();
+  assert.equal(await reason.getByTestId("wait-threshold").textContent(), dollars(settings.approvalThresholdCents));
+  assert.equal(await reason.getByTestId("wait-total").textContent(), dollars(order.totalCents));
+  assert.ok(order.totalCents >= settings.approvalThresholdCents, "the order is over the threshold");
+  const deadline = reason.getByTestId("wait-deadline");
+  assert.ok(order.approvalDeadline, `the order has a deadline: ${JSON.stringify(order)}`);
+  assert.equal(await deadline.getAttribute("datetime"), order.approvalDeadline);
+  assert.ok((await deadline.textContent()).length > 0, "the deadline is written out");
+  const left = reason.getByTestId("wait-left");
+  const first = await left.textContent();
+  assert.match(first, /^\d+m \d\ds left$/, "the time left");
+  const secondsOf = (t) => { const [, m, s] = /^(\d+)m (\d\d)s/.exec(t); return Number(m) * 60 + Number(s); };
+  const span = settings.approvalWindowSeconds;
+  assert.ok(secondsOf(first) <= span && secondsOf(first) > span - 120, `${first} of a ${span}s window`);
+  await page.waitForTimeout(1500);
+  const later = await left.textContent();
+  assert.ok(secondsOf(later) < secondsOf(first), `the time left counts down: ${first}, then ${later}`);
+  const expected = (Date.parse(order.approvalDeadline) - Date.now()) / 1000;
+  assert.ok(Math.abs(secondsOf(later) - expected) <= 2, `${later} is the time to the deadline (${expected.toFixed(1)}s)`);
+}
+
+let largeAnswer; // the shop's answer to placing the large order (its total and deadline)
+
 test("staff sign in: the whole board, the queues and the feed; pick up; no approving", async () => {
   largeOrder = (await placeLarge(20)).id;
+  largeAnswer = await (await fetch(`${BASE}/v1/api/orders/${largeOrder}`)).json();
+  assert.equal(largeAnswer.orderStatus, "AWAITING_APPROVAL");
   const before = requests.length;
 
   await signIn(STAFF_TOKEN);
@@ -262,6 +420,7 @@ test("staff sign in: the whole board, the queues and the feed; pick up; no appro
   const waiting = card(largeOrder, "AWAITING_APPROVAL");
   await waiting.waitFor();
   assert.match(await waiting.textContent(), /manager's approval/);
+  await assertWaitingReason(waiting, largeAnswer);
   assert.equal(await page.getByTestId("approve").count(), 0, "staff cannot approve");
   assert.equal(await page.getByTestId("reject").count(), 0, "staff cannot reject");
   assert.equal(await waiting.getByTestId("cancel").count(), 1, "it may still be cancelled");
@@ -270,6 +429,11 @@ test("staff sign in: the whole board, the queues and the feed; pick up; no appro
   await page.getByTestId("stations").waitFor();
   await page.getByTestId("queue-barista").waitFor({ state: "attached" }); // empty: no height
   await page.getByTestId("queue-kitchen").waitFor({ state: "attached" });
+  // The shop runs with auto_fulfill (the default): the empty queues say so, from GET /v1/api/settings.
+  assert.equal((await (await fetch(`${BASE}/v1/api/settings`)).json()).autoFulfill, true);
+  await page.waitForFunction(() => /Auto-fulfil is on/.test(document.getElementById("queue-barista-empty").textContent));
+  assert.match(await page.getByTestId("queue-kitchen-empty").textContent(), /Auto-fulfil is on: the station makes each item/);
+  assert.ok(requests.some((r) => new URL(r.url()).pathname === "/v1/api/settings"), "the page asked GET /v1/api/settings");
   assert.ok(requests.slice(before).some((r) => new URL(r.url()).pathname === "/v1/api/barista/queue"),
     "the barista queue is asked for");
   await page.locator(`[data-testid="notification"][data-order-id="${largeOrder}"]`).first().waitFor();
@@ -280,13 +444,40 @@ test("staff sign in: the whole board, the queues and the feed; pick up; no appro
   const headers = await board[0].allHeaders();
   assert.equal(headers.authorization, `Bearer ${STAFF_TOKEN}`, "with the staff token");
 
-  await page.screenshot({ path: STAFF_SCREENSHOT, fullPage: true });
+  await page.screenshot({ path: STAFF_SCREENSHOT, fullPage: true, animations: "disabled" });
   console.log(`screenshot: ${STAFF_SCREENSHOT}`);
+  await page.screenshot({ path: DESKTOP_SCREENSHOT, fullPage: true, animations: "disabled" });
+  console.log(`screenshot: ${DESKTOP_SCREENSHOT}`);
+  await assertTouchTargets(page, "desktop, staff");
+
+  // Staff see an order's payments in its detail: the customer's was charged, the large one not yet.
+  let dialog = await openDetail(customerOrder);
+  const payments = dialog.getByTestId("payments");
+  await payments.waitFor();
+  assert.equal(await payments.getAttribute("data-payment-status"), "CHARGED", await payments.textContent());
+  assert.equal(await dialog.locator('[data-testid="payment-entry"][data-kind="charge"]').count(), 1, "one charge");
+  assert.match(await payments.textContent(), /\$9\.25/);
+  await closeDetail();
+  dialog = await openDetail(largeOrder);
+  await dialog.getByTestId("payments").waitFor();
+  assert.match(await dialog.getByTestId("payments").textContent(), /no payment recorded/i);
+  await assertWaitingReason(dialog, largeAnswer);
+  await closeDetail();
 
   await ready.getByTestId("pickup").click();
   const fulfilled = card(customerOrder, "FULFILLED");
   await fulfilled.waitFor();
   assert.equal(await fulfilled.getByTestId("pickup").count(), 0, "nothing left to pick up");
+  // The order's FULFILLED is "picked up", its lines' FULFILLED "made": never the same words.
+  assert.deepEqual(await badgeWords(fulfilled, "order-status"), ["picked up"]);
+  assert.deepEqual(await badgeWords(fulfilled, "line-status"), ["made", "made"]);
+  const orderWords = new Set(await badgeWords(page.getByTestId("orders"), "order-status"));
+  const lineWords = new Set(await badgeWords(page.getByTestId("orders"), "line-status"));
+  assert.deepEqual([...lineWords].filter((w) => orderWords.has(w)), [], `lines ${[...lineWords]} vs orders ${[...orderWords]}`);
+  // Nor does the feed say "fulfilled" of either: an item is made, an order picked up.
+  await page.locator('[data-testid="notification"]').filter({ hasText: "Order picked up" }).first().waitFor();
+  assert.ok(await page.locator('[data-testid="notification"]').filter({ hasText: "item made" }).count() > 0);
+  assert.doesNotMatch(await page.locator("body").innerText(), /fulfilled/i, "no \"fulfilled\" on the page");
   await assertNoTokenShown();
   assertClean();
 });
@@ -324,16 +515,182 @@ test("a manager approves the large order", async () => {
   const waiting = card(largeOrder, "AWAITING_APPROVAL");
   await waiting.waitFor();
   assert.equal(await waiting.getByTestId("reject").count(), 1);
+  await assertWaitingReason(waiting, largeAnswer);
   await waiting.getByTestId("approve").click();
-  await card(largeOrder, "READY").waitFor();
+  const approved = card(largeOrder, "READY");
+  await approved.waitFor();
 
   const order = await (await fetch(`${BASE}/v1/api/orders/${largeOrder}`)).json();
   assert.ok(JSON.stringify(order.timeline).includes(`approved by ${MANAGER_NAME}`),
     "the approver is the token's name");
+  // The page names the approver: on the card and in the detail, whose timeline has the step.
+  assert.equal(await approved.getByTestId("approved-by").textContent(), `Approved by ${MANAGER_NAME}`);
+  assert.equal(await approved.getByTestId("wait-reason").count(), 0, "no longer waiting");
+  const dialog = await openDetail(largeOrder);
+  assert.equal(await dialog.getByTestId("detail-approved-by").textContent(), `Approved by ${MANAGER_NAME}`);
+  assert.ok((await timelineEvents(dialog)).includes("order_approved"));
+  await dialog.locator('[data-testid="payment-entry"][data-kind="charge"]').waitFor();
+  await closeDetail();
 
   await page.getByTestId("signout").click();
   await page.getByTestId("signin-token").waitFor({ state: "visible" });
   assert.equal(await session(TOKEN_KEY), null);
   await assertNoTokenShown();
+  assertClean();
+});
+
+test("an operator sees the event queues, the dead letters (and replays one) and the stock, not the board", async () => {
+  const from = requests.length;
+  await signIn(OPERATOR_TOKEN);
+  const signedIn = page.getByTestId("signed-in");
+  await signedIn.waitFor({ state: "visible" });
+  assert.equal(await signedIn.textContent(), `Signed in as ${OPERATOR_NAME} (operator)`);
+
+  const ops = page.getByTestId("operations");
+  await ops.waitFor({ state: "visible" });
+  // GET /v1/api/events/queues: a row per channel.
+  await ops.getByTestId("ops-queue").first().waitFor();
+  const channels = await ops.getByTestId("ops-queue").evaluateAll((rows) => rows.map((r) => r.cells[0].textContent));
+  assert.ok(channels.includes("barista_order_placed"), `the queues: ${channels}`);
+  assert.match(await ops.getByTestId("ops-dead-count").textContent(), /^[1-9]\d* dead letters? in all\.$/);
+  // GET /v1/api/events/dead-letters: the message tests/browser.rs parked, with its Replay button.
+  const letter = ops.getByTestId("dead-letter").filter({ hasText: "kitchen_order_placed" }).first();
+  await letter.waitFor();
+  assert.match(await letter.textContent(), /1 attempt/);
+  // GET /v1/api/inventory: a row per item type.
+  await ops.getByTestId("ops-stock-item").filter({ hasText: "Latte" }).waitFor();
+  assert.ok(await ops.getByTestId("ops-stock-item").count() >= 2, "the stock of every item type");
+  await assertTouchTargets(page, "desktop, operator");
+
+  const replayed = page.waitForResponse((r) => r.request().method() === "POST"
+    && /\/v1\/api\/events\/dead-letters\/[^/]+\/replay$/.test(new URL(r.url()).pathname));
+  await letter.getByTestId("replay").click();
+  assert.equal((await replayed).status(), 202, "the replay is accepted");
+  await ops.getByTestId("ops-message").waitFor({ state: "visible" });
+  assert.match(await ops.getByTestId("ops-message").textContent(), /Replayed: the event was sent again on kitchen_order_placed/);
+
+  // Operators are not staff: no board of every order, no station queues.
+  assert.equal(await page.getByTestId("board-title").textContent(), "Your orders");
+  assert.equal(await page.getByTestId("stations").isVisible(), false, "no stations panel");
+  assert.equal(await page.getByTestId("role-note").isVisible(), true, "the page says where operators look");
+  assert.equal(await page.locator(`[data-testid="order-card"][data-order-id="${largeOrder}"]`).count(), 0,
+    "no order but this browser's");
+  const staffAsks = requests.slice(from).filter((r) => ["/v1/api/fulfillment-orders", "/v1/api/barista/queue"]
+    .includes(new URL(r.url()).pathname));
+  assert.deepEqual(staffAsks.map((r) => r.url()), [], "the page asks no staff route for an operator");
+
+  // Operators read payments: the detail of this browser's order shows its charge.
+  const dialog = await openDetail(customerOrder);
+  await dialog.locator('[data-testid="payment-entry"][data-kind="charge"]').waitFor();
+  await closeDetail();
+
+  await signOut();
+  assert.equal(await page.getByTestId("operations").isVisible(), false, "the operations view is gone");
+  await assertNoTokenShown();
+  assertClean();
+});
+
+test("phone width: section tabs reach the board without scrolling past the menu", async () => {
+  const phone = await newPage(PHONE);
+  try {
+    await phone.goto(`${BASE}/`);
+    await phone.getByTestId("add-LATTE").waitFor();
+    const tabs = phone.getByTestId("sections");
+    assert.equal(await tabs.isVisible(), true, "the section tabs show on a phone");
+    const boardTab = phone.getByTestId("tab-board");
+    const tabBox = await boardTab.boundingBox();
+    assert.ok(tabBox && tabBox.y + tabBox.height <= PHONE.height, `the Orders tab is on the first screen: ${JSON.stringify(tabBox)}`);
+    assert.equal(await phone.getByTestId("board-title").isVisible(), false, "one section at a time: the menu first");
+    assert.equal(await phone.getByTestId("tab-stations").isVisible(), false, "no Stations tab signed out");
+    assert.equal(await phone.getByTestId("tab-operations").isVisible(), false, "no Operations tab signed out");
+    await assertTouchTargets(phone, "phone, menu");
+
+    // Staff on a phone: the tab brings the board up where the menu was, nothing scrolled.
+    await signIn(STAFF_TOKEN, phone);
+    await phone.getByTestId("signed-in").waitFor({ state: "visible" });
+    await phone.getByTestId("tab-stations").waitFor({ state: "visible" });
+    await boardTab.click();
+    assert.equal(await boardTab.getAttribute("aria-current"), "true");
+    const title = phone.getByTestId("board-title");
+    await title.waitFor({ state: "visible" });
+    assert.equal(await title.textContent(), "Orders");
+    assert.equal(await phone.getByTestId("menu").isVisible(), false, "the menu gives way");
+    assert.equal(await phone.evaluate(() => window.scrollY), 0, "nothing was scrolled");
+    const cardOnPhone = phone.locator(`[data-testid="order-card"][data-order-id="${largeOrder}"]`);
+    await cardOnPhone.waitFor();
+    const box = await cardOnPhone.boundingBox();
+    assert.ok(box && box.y < PHONE.height, `an order card shows on the first screen: ${JSON.stringify(box)}`);
+    assert.ok(box.x >= 0 && box.x + box.width <= PHONE.width + 0.5, "the card fits the phone's width");
+    assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth) <= PHONE.width, "no sideways scrolling");
+    await assertTouchTargets(phone, "phone, board");
+    await assertOneLiveRegion(phone);
+    await phone.screenshot({ path: PHONE_SCREENSHOT, fullPage: true, animations: "disabled" });
+    console.log(`screenshot: ${PHONE_SCREENSHOT}`);
+
+    // The other tabs switch too.
+    await phone.getByTestId("tab-feed").click();
+    await phone.getByTestId("feed").waitFor({ state: "visible" });
+    assert.equal(await title.isVisible(), false);
+    await phone.getByTestId("tab-stations").click();
+    await phone.getByTestId("stations").waitFor({ state: "visible" });
+    await assertTouchTargets(phone, "phone, stations");
+    await signOut(phone);
+    assert.equal(await phone.getByTestId("tab-stations").isVisible(), false, "signed out: no Stations tab");
+    assert.equal(await phone.getByTestId("stations").isVisible(), false);
+  } finally {
+    await phone.context().close();
+  }
+  assertClean();
+});
+
+test("auto_fulfill=false: the queues say so, and a focused Complete button keeps focus across refreshes", async () => {
+  const settings = await (await fetch(`${MANUAL}/v1/api/settings`)).json();
+  assert.equal(settings.autoFulfill, false, "the second shop runs with auto_fulfill=false");
+  const p = await newPage(DESKTOP);
+  try {
+    await p.goto(`${MANUAL}/`);
+    await signIn(STAFF_TOKEN, p);
+    await p.getByTestId("stations").waitFor({ state: "visible" });
+    const empty = p.getByTestId("queue-barista-empty");
+    await p.waitForFunction(() => /Auto-fulfil is off/.test(document.getElementById("queue-barista-empty").textContent));
+    assert.match(await empty.textContent(), /staff complete each item with its Complete button/);
+
+    const order = await placeAt(MANUAL, 1);
+    const ticket = p.locator(`[data-testid="queue-barista"] [data-testid="ticket"][data-order-id="${order.id}"]`);
+    await ticket.waitFor();
+    assert.equal(await empty.isVisible(), false, "a queue with a ticket is not empty");
+    const button = ticket.getByTestId("complete");
+    await button.focus();
+    // Mark the node: after the refreshes the focused element must be this very one.
+    await button.evaluate((el) => { el.__focusProbe = true; });
+    for (let i = 0; i < 3; i += 1) {
+      await p.waitForResponse((r) => new URL(r.url()).pathname === "/v1/api/barista/queue");
+    }
+    await p.waitForTimeout(200); // the last answer is drawn
+    const focus = await p.evaluate(() => ({
+      same: document.activeElement?.__focusProbe === true,
+      testid: document.activeElement?.dataset.testid,
+    }));
+    assert.deepEqual(focus, { same: true, testid: "complete" }, "the focused Complete button kept its focus");
+
+    // The board on this shop: lines are being made, the order is in progress.
+    const onBoard = p.locator(`[data-testid="order-card"][data-order-id="${order.id}"]`);
+    await onBoard.waitFor();
+    const orderWords = await badgeWords(onBoard, "order-status");
+    for (const w of await badgeWords(onBoard, "line-status")) assert.ok(!orderWords.includes(w), `line ${w} vs order ${orderWords}`);
+
+    // The keyboard completes it: Enter on the focused button.
+    await p.keyboard.press("Enter");
+    await ticket.waitFor({ state: "detached" });
+    const kitchen = p.locator(`[data-testid="queue-kitchen"] [data-testid="ticket"][data-order-id="${order.id}"]`);
+    await kitchen.getByTestId("complete").click();
+    await kitchen.waitFor({ state: "detached" });
+    const done = p.locator(`[data-testid="order-card"][data-order-id="${order.id}"][data-status="READY"]`);
+    await done.waitFor();
+    assert.deepEqual(await badgeWords(done, "line-status"), ["made", "made"]);
+    await assertOneLiveRegion(p);
+  } finally {
+    await p.context().close();
+  }
   assertClean();
 });
