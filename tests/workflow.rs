@@ -103,6 +103,24 @@ fn declined_payment_rejects_the_order_and_releases_stock() {
             "stock_released"
         ]
     );
+    // Each entry says its part once: why the payment failed, then why the order ended.
+    let detail_of = |event: &str| {
+        order["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"] == event)
+            .unwrap()["detail"]
+            .clone()
+    };
+    assert_eq!(
+        detail_of("payment_declined"),
+        "card declined for this loyalty member"
+    );
+    assert_eq!(
+        detail_of("order_rejected"),
+        "payment declined: card declined for this loyalty member"
+    );
     assert_eq!(shop.stock(1), before, "stock released");
     // A retry with the same Idempotency-Key gets the first answer again: 402, same order.
     let key = [

@@ -164,12 +164,12 @@ fn prepare(
 /// 402 for an order whose payment was declined: it exists (REJECTED, stock released) and
 /// its timeline says why.
 fn declined(order: &domain::Order) -> Response {
-    // The timeline's entry reads "payment declined: <why>".
+    // The rejection's entry reads "payment declined: <why>".
     let reason = order
         .timeline
         .iter()
         .rev()
-        .find(|e| e.event == "payment_declined")
+        .find(|e| e.event == "order_rejected")
         .map_or("payment declined", |e| e.detail.as_str());
     let location = format!("/v1/api/orders/{}", order.id);
     let p = Problem::new(402, format!("{reason}; order {} is REJECTED", order.id))

@@ -45,9 +45,8 @@ pub fn charge(store: &Store, order: &Order) -> anyhow::Result<Charge> {
         |_, _| Ok(Vec::new()),
     )?;
     Ok(match charged {
-        Charged::Declined => {
-            Charge::Declined("payment declined: card declined for this loyalty member".to_owned())
-        }
+        // The why alone: `workflow::record_decline` says it was the payment.
+        Charged::Declined => Charge::Declined("card declined for this loyalty member".to_owned()),
         Charged::Now | Charged::Already => Charge::Charged,
     })
 }
