@@ -28,5 +28,5 @@ fi
 for spin in "${spins[@]}"; do
   echo "== end-to-end tests on $("$spin" --version)"
   SPIN_BIN="$spin" cargo test -p coffeeshop-tests \
-    --test coffeeshop --test workflow --test durability --test access --test bodies --test contract --test browser --test examples --test demo "$@"
+    --test coffeeshop --test workflow --test delivery --test durability --test access --test bodies --test contract --test browser --test examples --test demo "$@"
 done

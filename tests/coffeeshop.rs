@@ -630,12 +630,17 @@ fn the_settings_route_says_what_the_shop_runs_with() {
         ("auto_fulfill", "false"),
         ("approval_threshold", "25.50"),
         ("approval_deadline", "90s"),
+        ("delivery_fee", "3.10"),
+        ("delivery_postcodes", "276, sw1a"),
     ]);
     let r = http("GET", &shop.url("/v1/api/settings"), &[], None).unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.json(),
-        json!({ "autoFulfill": false, "approvalThresholdCents": 2550, "approvalWindowSeconds": 90 })
+        json!({
+            "autoFulfill": false, "approvalThresholdCents": 2550, "approvalWindowSeconds": 90,
+            "deliveryFeeCents": 310, "deliveryPostcodes": ["276", "SW1A"]
+        })
     );
     let r = http("POST", &shop.url("/v1/api/settings"), &[], Some(b"{}")).unwrap();
     assert_eq!(r.status, 405, "{}", r.body);

@@ -18,7 +18,7 @@ use platform::router::{
 };
 use platform::stock::Stock;
 use platform::store::Store;
-use platform::{faults, orders, saga, stations, web};
+use platform::{faults, orders, saga, shipping, stations, web};
 use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
@@ -60,7 +60,8 @@ fn me(call: &Call) -> Reply {
 }
 
 /// GET /v1/api/settings: the workflow settings a customer or the page may know (when an order
-/// needs a manager, how long one has, whether the stations make items by themselves).
+/// needs a manager, how long one has, whether the stations make items by themselves, what
+/// delivery costs and where it goes).
 fn settings(_: &Call) -> Reply {
     let policy = saga::policy()?;
     Ok(web::json(
@@ -69,6 +70,8 @@ fn settings(_: &Call) -> Reply {
             "autoFulfill": platform::settings::auto_fulfill(),
             "approvalThresholdCents": policy.approval_threshold_cents,
             "approvalWindowSeconds": policy.approval_window.as_secs(),
+            "deliveryFeeCents": shipping::fee_cents()?,
+            "deliveryPostcodes": shipping::served_postcodes(),
         }),
     ))
 }
@@ -142,10 +145,12 @@ fn prepare(
     request: &domain::order_request::PlaceOrder,
     order_id: &str,
 ) -> Result<domain::Order, Failure> {
+    // Nowhere to deliver: refused before anything is asked for or held.
+    domain::shipping::check_served(request, &shipping::served_postcodes())?;
     let catalog = catalog_client::items(&request.item_types())?;
     let now = clock::now_rfc3339();
-    let mut order =
-        domain::order::new_order(request, &catalog, &now).map_err(|e| e.to_problem())?;
+    let mut order = domain::order::new_order(request, &catalog, shipping::fee_cents()?, &now)
+        .map_err(|e| e.to_problem())?;
     order.id = order_id.to_owned();
     // Stock first: an order that cannot be served is refused before anything is stored.
     Stock::open()?
@@ -217,7 +222,8 @@ pub(crate) fn step_then_drive(
     Ok(web::json_text(200, OrderView(&order).to_json()))
 }
 
-/// POST /v1/api/orders/{id}/pickup: READY -> FULFILLED, and the stock is consumed.
+/// POST /v1/api/orders/{id}/pickup: READY -> FULFILLED, and the stock is consumed (a delivery
+/// order is refused: the courier takes it).
 fn pickup(call: &Call) -> Reply {
     let now = clock::now_rfc3339();
     step_then_drive(call.param("id"), |order| state::pickup(order, &now))

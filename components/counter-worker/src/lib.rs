@@ -3,13 +3,14 @@
 //! its order (an update that does not move a line forward changes nothing, so repeats are
 //! harmless). Each step becomes a notification (`order_ready` tells the customer to come). It
 //! calls no other component, so it deploys alone; an order a station rejected gets its
-//! compensation from counter-api's saga (the next touch or the sweep route).
+//! compensation from counter-api's saga (the next touch or the sweep route). A delivery order
+//! that became READY has its shipment scheduled here, by the saga, at once.
 
 use domain::state::{self, Applied};
 use domain::{clock, events, Station, UpdatedEvent};
-use platform::orders;
 use platform::queue::{self, Delivery, Failure, Queue};
 use platform::store::Store;
+use platform::{orders, saga};
 use spin_sdk::redis_component;
 
 #[redis_component]
@@ -91,11 +92,29 @@ fn apply(store: &Store, order_id: &str, updates: &[(usize, UpdatedEvent)]) -> Re
         platform::log::order(order_id, why);
     }
     match outcome {
-        Ok(Some(_)) => Ok(()),
+        Ok(Some((order, applied))) => {
+            if applied.became(domain::OrderStatus::Ready) && order.delivery.is_some() {
+                ship(store, order);
+            }
+            Ok(())
+        }
         // Orders are stored before their lines are sent to a station, so this never heals.
         Ok(None) => Err(Failure::Reject(format!(
             "updates name unknown order {order_id}"
         ))),
         Err(e) => Err(Failure::Reject(format!("order {order_id}: {e}"))),
+    }
+}
+
+/// Schedules a READY delivery order's shipment. The update is applied whatever happens here:
+/// a failure leaves the order READY with the step due, for the sweep to resume.
+fn ship(store: &Store, order: domain::Order) {
+    let id = order.id.clone();
+    if let Err(e) = saga::policy().and_then(|policy| saga::drive_from(store, Some(order), &policy))
+    {
+        platform::log::order(
+            &id,
+            format!("its shipment will be scheduled by the sweep: {e:#}"),
+        );
     }
 }

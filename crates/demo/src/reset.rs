@@ -10,13 +10,15 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// Every key the shop writes starts with one of these (orders and their indexes, stock,
-/// payment ledgers, the feed, the event streams and dead letters, station tickets,
+/// payment ledgers, shipments, the feed, the event streams and dead letters, station tickets,
 /// idempotency records). tests/demo.rs checks that nothing else is left after a reset.
 pub const SHOP_KEYS: &[&str] = &[
     "order:*",
     "orders:*",
     "stock:*",
     "payment:*",
+    "shipment:*",
+    "shipments:*",
     "notification:*",
     "notifications:*",
     "events:*",

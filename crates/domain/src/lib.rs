@@ -14,6 +14,7 @@ pub mod order_request;
 pub mod payments;
 pub mod pricing;
 pub mod problem;
+pub mod shipping;
 pub mod state;
 #[cfg(test)]
 mod test_orders;

@@ -8,8 +8,8 @@ use crate::order_request::PlaceOrder;
 use crate::pricing::{cents_to_decimal, order_total_cents};
 use crate::problem::Problem;
 use crate::{
-    CatalogItem, ItemType, LineItem, LineStatus, Location, Order, OrderSource, OrderStatus,
-    PaymentStatus, Station, StockItem, StockRequest, StockStatus, TimelineEntry,
+    CatalogItem, Delivery, ItemType, LineItem, LineStatus, Location, Order, OrderSource,
+    OrderStatus, PaymentStatus, Station, StockItem, StockRequest, StockStatus, TimelineEntry,
 };
 
 /// A new random (v4) UUID for orders, lines and events.
@@ -63,10 +63,12 @@ impl OrderError {
 }
 
 /// A PLACED order with one line per requested entry, priced from `catalog`
-/// (normally product-api's answer), and the "order_placed" timeline entry.
+/// (normally product-api's answer), and the "order_placed" timeline entry. A delivery order
+/// pays `delivery_fee_cents` on top of its lines.
 pub fn new_order(
     request: &PlaceOrder,
     catalog: &[CatalogItem],
+    delivery_fee_cents: u64,
     now: &str,
 ) -> Result<Order, OrderError> {
     let price_of = |t: ItemType| catalog.iter().find(|c| c.item_type == t);
@@ -93,7 +95,17 @@ pub fn new_order(
             })
         })
         .collect();
-    let total_cents = order_total_cents(&line_items).ok_or(OrderError::TotalOverflow)?;
+    let delivery = request.delivery.as_ref().map(|d| Delivery {
+        recipient: d.recipient.clone(),
+        address: d.address.clone(),
+        postcode: d.postcode.clone(),
+        fee_cents: delivery_fee_cents,
+        shipment_id: None,
+    });
+    let fee_cents = delivery.as_ref().map_or(0, |d| d.fee_cents);
+    let total_cents = order_total_cents(&line_items)
+        .and_then(|lines| lines.checked_add(fee_cents))
+        .ok_or(OrderError::TotalOverflow)?;
     let mut order = Order {
         id: new_id(),
         order_source: request.order_source,
@@ -109,6 +121,7 @@ pub fn new_order(
         stock_status: StockStatus::Reserved,
         dispatched: false,
         approval_deadline: None,
+        delivery,
     };
     let detail = placed_detail(&order);
     record(&mut order, now, "order_placed", detail);
@@ -116,11 +129,18 @@ pub fn new_order(
 }
 
 fn placed_detail(order: &Order) -> String {
-    let lines: Vec<String> = order
+    let mut lines: Vec<String> = order
         .line_items
         .iter()
         .map(|l| format!("{} x{}", l.name, l.quantity))
         .collect();
+    if let Some(delivery) = &order.delivery {
+        lines.push(format!(
+            "delivery to {} {:.2}",
+            delivery.postcode,
+            cents_to_decimal(delivery.fee_cents)
+        ));
+    }
     format!(
         "{} order at {}: {}; total {:.2}",
         order.order_source.wire_name(),
@@ -172,6 +192,20 @@ struct OrderJson<'a> {
     dispatched: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval_deadline: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<DeliveryJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryJson<'a> {
+    recipient: &'a str,
+    address: &'a str,
+    postcode: &'a str,
+    fee_cents: u64,
+    fee: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipment_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -219,6 +253,14 @@ impl Serialize for OrderView<'_> {
             stock_status: order.stock_status,
             dispatched: order.dispatched,
             approval_deadline: order.approval_deadline.as_deref(),
+            delivery: order.delivery.as_ref().map(|d| DeliveryJson {
+                recipient: &d.recipient,
+                address: &d.address,
+                postcode: &d.postcode,
+                fee_cents: d.fee_cents,
+                fee: cents_to_decimal(d.fee_cents),
+                shipment_id: d.shipment_id.as_deref(),
+            }),
         }
         .serialize(serializer)
     }
@@ -255,12 +297,13 @@ mod tests {
                 quantity: 1,
             }],
             timestamp: None,
+            delivery: None,
         }
     }
 
     #[test]
     fn builds_a_priced_placed_order() {
-        let order = new_order(&request(), &catalog(), NOW).unwrap();
+        let order = new_order(&request(), &catalog(), 250, NOW).unwrap();
         assert_eq!(order.order_status, OrderStatus::Placed);
         assert_eq!(order.total_cents, 925);
         assert_eq!(order.line_items.len(), 2);
@@ -283,7 +326,7 @@ mod tests {
             .into_iter()
             .filter(|c| c.station == Station::Barista)
             .collect();
-        let err = new_order(&request(), &only_drinks, NOW).unwrap_err();
+        let err = new_order(&request(), &only_drinks, 250, NOW).unwrap_err();
         assert_eq!(err, OrderError::UnknownItems(vec![ItemType::Croissant]));
         assert_eq!(err.to_problem().detail, "the catalog has no item CROISSANT");
         assert_eq!(err.to_problem().status, 422);
@@ -291,7 +334,7 @@ mod tests {
 
     #[test]
     fn view_json_matches_contract() {
-        let mut order = new_order(&request(), &catalog(), NOW).unwrap();
+        let mut order = new_order(&request(), &catalog(), 250, NOW).unwrap();
         order.id = "o1".into();
         order.line_items[0].id = "l1".into();
         order.line_items.truncate(1);
@@ -331,7 +374,7 @@ mod tests {
 
     #[test]
     fn plain_order_json_has_wit_fields_only() {
-        let order = new_order(&request(), &catalog(), NOW).unwrap();
+        let order = new_order(&request(), &catalog(), 250, NOW).unwrap();
         let value = serde_json::to_value(&order).unwrap();
         // Sorted: serde_json's key order depends on its preserve_order feature.
         let mut keys: Vec<&String> = value.as_object().unwrap().keys().collect();
@@ -359,8 +402,37 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_order_pays_the_fee_and_shows_its_address() {
+        let mut request = request();
+        request.delivery = Some(crate::order_request::DeliveryRequest {
+            recipient: "Ada".into(),
+            address: "12 Market Street".into(),
+            postcode: "27601".into(),
+        });
+        let order = new_order(&request, &catalog(), 250, NOW).unwrap();
+        assert_eq!(order.total_cents, 925 + 250);
+        assert!(
+            order.timeline[0]
+                .detail
+                .ends_with("CROISSANT x1, delivery to 27601 2.50; total 11.75"),
+            "{}",
+            order.timeline[0].detail
+        );
+        let value = serde_json::to_value(OrderView(&order)).unwrap();
+        assert_eq!(
+            value["delivery"],
+            json!({ "recipient": "Ada", "address": "12 Market Street", "postcode": "27601",
+                    "feeCents": 250, "fee": 2.5 })
+        );
+        let back: Order = serde_json::from_value(value).unwrap();
+        assert_eq!(back, order, "the view reads back as the order");
+        let plain = new_order(&self::request(), &catalog(), 250, NOW).unwrap();
+        assert_eq!(plain.total_cents, 925, "no fee without delivery");
+    }
+
+    #[test]
     fn record_appends_and_touches() {
-        let mut order = new_order(&request(), &catalog(), NOW).unwrap();
+        let mut order = new_order(&request(), &catalog(), 250, NOW).unwrap();
         record(&mut order, "2026-11-21T10:01:00.000Z", "x", "y");
         assert_eq!(order.timeline.len(), 2);
         assert_eq!(order.updated_at, "2026-11-21T10:01:00.000Z");

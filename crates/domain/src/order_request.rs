@@ -37,7 +37,22 @@ pub struct PlaceOrder {
     pub kitchen_items: Vec<RequestedItem>,
     /// The client's timestamp, normalized to RFC 3339 UTC.
     pub timestamp: Option<String>,
+    /// Where a WEB order goes, if the customer asked for delivery.
+    pub delivery: Option<DeliveryRequest>,
 }
+
+/// The `delivery` of a request: trimmed, the postcode upper-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRequest {
+    pub recipient: String,
+    pub address: String,
+    pub postcode: String,
+}
+
+/// Length limits of the delivery fields, in characters after trimming.
+pub const RECIPIENT_CHARS: std::ops::RangeInclusive<usize> = 1..=80;
+pub const ADDRESS_CHARS: std::ops::RangeInclusive<usize> = 1..=200;
+pub const POSTCODE_CHARS: std::ops::RangeInclusive<usize> = 3..=10;
 
 impl PlaceOrder {
     /// Barista items, then kitchen items.
@@ -85,6 +100,7 @@ pub fn parse_place_order(body: &[u8]) -> Result<PlaceOrder, Problem> {
     let barista_items = item_list(&fields, "baristaItems", Station::Barista, &mut errors);
     let kitchen_items = item_list(&fields, "kitchenItems", Station::Kitchen, &mut errors);
     let timestamp = timestamp(&fields, &mut errors);
+    let delivery = delivery(&fields, order_source, &mut errors);
 
     if barista_items.entries == 0 && kitchen_items.entries == 0 {
         errors.push(FieldError::new(
@@ -102,6 +118,7 @@ pub fn parse_place_order(body: &[u8]) -> Result<PlaceOrder, Problem> {
                 barista_items: barista_items.items,
                 kitchen_items: kitchen_items.items,
                 timestamp,
+                delivery,
             })
         }
         _ => Err(Problem::invalid_fields(errors)),
@@ -182,6 +199,86 @@ fn timestamp(fields: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Optio
         other => format!("expected an RFC 3339 timestamp string, got {}", kind(other)),
     };
     errors.push(FieldError::new("/timestamp", problem));
+    None
+}
+
+/// The optional `delivery` object: WEB orders only, every field checked.
+fn delivery(
+    fields: &Map<String, Value>,
+    source: Option<OrderSource>,
+    errors: &mut Vec<FieldError>,
+) -> Option<DeliveryRequest> {
+    let value = field(fields, "delivery")?;
+    let Value::Object(delivery) = value else {
+        errors.push(FieldError::new(
+            "/delivery",
+            format!(
+                "expected an object like {{\"recipient\": \"Ada\", \"address\": \"12 Market St\", \"postcode\": \"27601\"}}, got {}",
+                kind(value)
+            ),
+        ));
+        return None;
+    };
+    if source == Some(OrderSource::Counter) {
+        errors.push(FieldError::new(
+            "/delivery",
+            "only WEB orders may ask for delivery; a COUNTER order is handed over at the counter",
+        ));
+    }
+    for key in delivery.keys() {
+        if !["recipient", "address", "postcode"].contains(&key.as_str()) {
+            errors.push(FieldError::new(
+                format!("/delivery/{key}"),
+                "unknown field; delivery has recipient, address and postcode",
+            ));
+        }
+    }
+    let recipient = delivery_text(delivery, "recipient", RECIPIENT_CHARS, errors);
+    let address = delivery_text(delivery, "address", ADDRESS_CHARS, errors);
+    let postcode = delivery_text(delivery, "postcode", POSTCODE_CHARS, errors).and_then(|p| {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == ' ' || c == '-';
+        if p.chars().all(allowed) {
+            Some(p.to_ascii_uppercase())
+        } else {
+            errors.push(FieldError::new(
+                "/delivery/postcode",
+                format!("a postcode has only letters, digits, spaces and hyphens, got `{p}`"),
+            ));
+            None
+        }
+    });
+    Some(DeliveryRequest {
+        recipient: recipient?,
+        address: address?,
+        postcode: postcode?,
+    })
+}
+
+/// A required string field of `delivery`, trimmed, with its length in `chars`.
+fn delivery_text(
+    delivery: &Map<String, Value>,
+    key: &str,
+    chars: std::ops::RangeInclusive<usize>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let pointer = format!("/delivery/{key}");
+    let problem = match field(delivery, key) {
+        None => format!("{key} is required for delivery"),
+        Some(Value::String(text)) => {
+            let text = text.trim();
+            let length = text.chars().count();
+            if chars.contains(&length) {
+                return Some(text.to_owned());
+            }
+            format!(
+                "{key} must be {} to {} characters, got {length}",
+                chars.start(),
+                chars.end()
+            )
+        }
+        Some(other) => format!("expected a string, got {}", kind(other)),
+    };
+    errors.push(FieldError::new(pointer, problem));
     None
 }
 

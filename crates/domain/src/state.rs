@@ -11,8 +11,10 @@
 //! | AWAITING_APPROVAL | REJECTED, EXPIRED, CANCELLED                          | [`reject`], [`expire`], [`cancel`] |
 //! | IN_PROGRESS       | READY (derived from lines)                            | [`apply_update`]          |
 //! | IN_PROGRESS       | REJECTED, CANCELLED                                   | station rejects a line, [`reject`], [`cancel`] |
-//! | READY             | FULFILLED                                             | [`pickup`]                |
-//! | FULFILLED, REJECTED, CANCELLED, EXPIRED | (terminal)                      |                           |
+//! | READY             | FULFILLED (a counter order)                           | [`pickup`]                |
+//! | READY             | OUT_FOR_DELIVERY, DELIVERY_FAILED (a delivery order)  | `shipping` courier steps  |
+//! | OUT_FOR_DELIVERY  | DELIVERED, DELIVERY_FAILED                            | `shipping` courier steps  |
+//! | FULFILLED, REJECTED, CANCELLED, EXPIRED, DELIVERED, DELIVERY_FAILED | (terminal) |             |
 //!
 //! PLACED -> READY is allowed because events may be lost or reordered: a FULFILLED report can
 //! arrive for lines whose IN_PROGRESS report never came. FULFILLED is only reachable from READY.
@@ -30,7 +32,9 @@ use crate::events::station_of_updated;
 use crate::order::record;
 use crate::pricing::cents_to_decimal;
 use crate::problem::Problem;
-use crate::{ItemType, LineItem, LineStatus, Order, OrderStatus, Station, UpdatedEvent};
+use crate::{
+    ItemType, LineItem, LineStatus, Order, OrderStatus, ShipmentStatus, Station, UpdatedEvent,
+};
 
 use OrderStatus as S;
 
@@ -46,8 +50,14 @@ pub fn allowed_next(from: OrderStatus) -> &'static [OrderStatus] {
         ],
         S::AwaitingApproval => &[S::Placed, S::Rejected, S::Expired, S::Cancelled],
         S::InProgress => &[S::Ready, S::Rejected, S::Cancelled],
-        S::Ready => &[S::Fulfilled],
-        S::Fulfilled | S::Rejected | S::Cancelled | S::Expired => &[],
+        S::Ready => &[S::Fulfilled, S::OutForDelivery, S::DeliveryFailed],
+        S::OutForDelivery => &[S::Delivered, S::DeliveryFailed],
+        S::Fulfilled
+        | S::Rejected
+        | S::Cancelled
+        | S::Expired
+        | S::Delivered
+        | S::DeliveryFailed => &[],
     }
 }
 
@@ -106,6 +116,16 @@ pub enum StateError {
     PreparationStarted {
         status: OrderStatus,
     },
+    /// A delivery order leaves with the courier, not over the counter.
+    ForDelivery,
+    /// Only delivery orders have a shipment.
+    NotForDelivery,
+    /// A courier's step the shipment is not ready for.
+    Shipment {
+        action: &'static str,
+        status: ShipmentStatus,
+        needs: &'static [ShipmentStatus],
+    },
     /// A station reported on a line of the other station.
     WrongStation {
         line_id: String,
@@ -123,12 +143,31 @@ impl fmt::Display for StateError {
                 needs,
             } => {
                 let needs: Vec<&str> = needs.iter().map(|s| s.wire_name()).collect();
-                let needs = match needs.split_last() {
-                    Some((last, [])) => (*last).to_owned(),
-                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-                    None => "nothing".to_owned(),
-                };
-                write!(f, "order is {}; {action} needs {needs}", status.wire_name())
+                write!(
+                    f,
+                    "order is {}; {action} needs {}",
+                    status.wire_name(),
+                    one_of(&needs)
+                )
+            }
+            Self::ForDelivery => f.write_str(
+                "order is for delivery: the courier takes it (POST /v1/api/shipments/{id}/picked-up), not the counter",
+            ),
+            Self::NotForDelivery => f.write_str(
+                "order is not for delivery: it is handed over at the counter, so it has no shipment",
+            ),
+            Self::Shipment {
+                action,
+                status,
+                needs,
+            } => {
+                let needs: Vec<&str> = needs.iter().map(|s| s.wire_name()).collect();
+                write!(
+                    f,
+                    "shipment is {}; {action} needs {}",
+                    status.wire_name(),
+                    one_of(&needs)
+                )
             }
             Self::Line { line_id, from, to } => write!(
                 f,
@@ -175,13 +214,25 @@ impl fmt::Display for StateError {
 
 impl std::error::Error for StateError {}
 
+/// "A", "A or B", "A, B or C".
+fn one_of(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => "nothing".to_owned(),
+    }
+}
+
 impl StateError {
     /// 409 when the order's state forbids it, 404 for unknown lines, 422 for bad events.
     pub fn to_problem(&self) -> Problem {
         match self {
-            Self::Order { .. } | Self::Line { .. } | Self::PreparationStarted { .. } => {
-                Problem::conflict(self.to_string())
-            }
+            Self::Order { .. }
+            | Self::Line { .. }
+            | Self::PreparationStarted { .. }
+            | Self::ForDelivery
+            | Self::NotForDelivery
+            | Self::Shipment { .. } => Problem::conflict(self.to_string()),
             Self::UnknownLine { .. } => Problem::not_found(self.to_string()),
             _ => Problem::unprocessable(self.to_string()),
         }
@@ -219,7 +270,7 @@ impl Applied {
     }
 }
 
-fn require(
+pub(crate) fn require(
     order: &Order,
     action: &'static str,
     needs: &'static [OrderStatus],
@@ -236,7 +287,7 @@ fn require(
 }
 
 /// Moves the order to `to` and records `event`; callers have checked the table.
-fn set_status(
+pub(crate) fn set_status(
     order: &mut Order,
     to: OrderStatus,
     now: &str,
@@ -335,8 +386,12 @@ pub fn cancel(order: &mut Order, now: &str) -> Result<Applied, StateError> {
     })
 }
 
-/// READY -> FULFILLED: the customer picked the order up.
+/// READY -> FULFILLED: the customer picked the order up (a delivery order goes with the
+/// courier instead).
 pub fn pickup(order: &mut Order, now: &str) -> Result<Applied, StateError> {
+    if order.delivery.is_some() {
+        return Err(StateError::ForDelivery);
+    }
     require(order, "pickup", &[S::Ready])?;
     let detail = "picked up by the customer".to_owned();
     Ok(set_status(
@@ -455,7 +510,12 @@ pub fn apply_update(
         let (event_name, detail) = match derived {
             S::Ready => (
                 "order_ready",
-                "every item is made; ready for pickup".to_owned(),
+                if order.delivery.is_some() {
+                    "every item is made; ready for the courier"
+                } else {
+                    "every item is made; ready for pickup"
+                }
+                .to_owned(),
             ),
             S::Rejected => {
                 applied.lines_changed += cancel_open_lines(order);

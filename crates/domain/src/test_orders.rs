@@ -26,6 +26,7 @@ pub(crate) fn order_with(types: &[ItemType], now: &str) -> Order {
         barista_items: items(barista),
         kitchen_items: items(kitchen),
         timestamp: None,
+        delivery: None,
     };
-    new_order(&request, &catalog(), now).unwrap()
+    new_order(&request, &catalog(), 0, now).unwrap()
 }

@@ -8,7 +8,11 @@
 //!
 //! Forward: reserve stock (before the order is stored) -> approval when the total reaches the
 //! threshold -> charge -> dispatch to the stations -> (stations) READY -> pickup -> consume.
+//! A delivery order goes READY -> schedule its shipment -> (courier) OUT_FOR_DELIVERY ->
+//! DELIVERED, its stock consumed once it leaves the shop.
 //! Compensation once REJECTED, CANCELLED or EXPIRED: refund a charge, release the stock.
+//! Once DELIVERY_FAILED: refund the charge (the fee with it); the stock is consumed, as the
+//! items were made.
 
 use std::time::Duration;
 
@@ -46,12 +50,21 @@ pub enum Step {
     RequestApproval,
     Charge,
     Dispatch,
+    ScheduleShipment,
     Expire,
     Refund,
     Release,
     Consume,
     /// Nothing to do now: waiting for a manager, the stations, the customer, or done.
     Idle,
+}
+
+/// A delivery order whose shipment is not scheduled yet.
+fn awaits_shipment(order: &Order) -> bool {
+    order
+        .delivery
+        .as_ref()
+        .is_some_and(|d| d.shipment_id.is_none())
 }
 
 fn was_approved(order: &Order) -> bool {
@@ -80,11 +93,16 @@ pub fn next_step(order: &Order, policy: &Policy, now: &str) -> Step {
         {
             Step::Dispatch
         }
-        S::Fulfilled if order.stock_status == StockStatus::Reserved => Step::Consume,
-        S::Rejected | S::Cancelled | S::Expired
+        S::Ready if awaits_shipment(order) => Step::ScheduleShipment,
+        S::Rejected | S::Cancelled | S::Expired | S::DeliveryFailed
             if order.payment_status == PaymentStatus::Charged =>
         {
             Step::Refund
+        }
+        S::Fulfilled | S::OutForDelivery | S::Delivered | S::DeliveryFailed
+            if order.stock_status == StockStatus::Reserved =>
+        {
+            Step::Consume
         }
         S::Rejected | S::Cancelled | S::Expired if order.stock_status == StockStatus::Reserved => {
             Step::Release
@@ -94,16 +112,17 @@ pub fn next_step(order: &Order, policy: &Policy, now: &str) -> Step {
 }
 
 /// True when no step can ever be due for `order` again, whatever the time or the policy: it
-/// was picked up and its stock consumed, or it ended without a charge or stock still held.
+/// was picked up or delivered and its stock consumed, or it ended without a charge or stock
+/// still held.
 /// Such an order leaves the sweep's index (`next_step` is `Idle` for it from then on).
 pub fn settled(order: &Order) -> bool {
     use OrderStatus as S;
     let holds_nothing = order.payment_status != PaymentStatus::Charged
         && order.stock_status != StockStatus::Reserved;
     match order.order_status {
-        S::Fulfilled => order.stock_status != StockStatus::Reserved,
-        S::Rejected | S::Cancelled | S::Expired => holds_nothing,
-        S::Placed | S::AwaitingApproval | S::InProgress | S::Ready => false,
+        S::Fulfilled | S::Delivered => order.stock_status != StockStatus::Reserved,
+        S::Rejected | S::Cancelled | S::Expired | S::DeliveryFailed => holds_nothing,
+        S::Placed | S::AwaitingApproval | S::InProgress | S::Ready | S::OutForDelivery => false,
     }
 }
 
@@ -201,7 +220,7 @@ pub fn record_release(order: &mut Order, now: &str) -> Applied {
     }
 }
 
-/// The picked-up order's stock is used up.
+/// The picked-up (or shipped) order's stock is used up.
 pub fn record_consume(order: &mut Order, now: &str) -> Applied {
     if order.stock_status != StockStatus::Reserved {
         return unchanged(order);
@@ -254,6 +273,7 @@ mod tests {
         new_order(
             &parse_place_order(body.as_bytes()).unwrap(),
             &catalog(),
+            0,
             NOW,
         )
         .unwrap()
@@ -372,6 +392,65 @@ mod tests {
         assert_eq!(next_step(&o, &policy(), NOW), Step::Consume);
         record_consume(&mut o, NOW);
         assert_eq!(next_step(&o, &policy(), NOW), Step::Idle);
+    }
+
+    fn delivery_order() -> Order {
+        let mut o = order(1);
+        o.delivery = Some(crate::Delivery {
+            recipient: "Ada".into(),
+            address: "12 Market Street".into(),
+            postcode: "27601".into(),
+            fee_cents: 250,
+            shipment_id: None,
+        });
+        record_charge(&mut o, NOW);
+        record_dispatch(&mut o, "barista", NOW);
+        o.order_status = OrderStatus::Ready;
+        o
+    }
+
+    #[test]
+    fn a_ready_delivery_order_is_shipped_then_its_stock_consumed() {
+        let mut o = delivery_order();
+        assert_eq!(next_step(&o, &policy(), NOW), Step::ScheduleShipment);
+        assert!(!settled(&o));
+        crate::shipping::schedule(&mut o, "s1", &[], NOW).unwrap();
+        assert_eq!(
+            next_step(&o, &policy(), NOW),
+            Step::Idle,
+            "waits for the courier"
+        );
+        crate::shipping::pick_up(&mut o, NOW).unwrap();
+        assert_eq!(next_step(&o, &policy(), NOW), Step::Consume);
+        record_consume(&mut o, NOW);
+        assert!(!settled(&o), "still on its way");
+        crate::shipping::deliver(&mut o, NOW).unwrap();
+        assert_eq!(next_step(&o, &policy(), NOW), Step::Idle);
+        assert!(settled(&o));
+    }
+
+    #[test]
+    fn a_failed_delivery_refunds_then_consumes() {
+        let mut o = delivery_order();
+        crate::shipping::schedule(&mut o, "s1", &["276".to_owned()], NOW).unwrap();
+        assert_eq!(o.order_status, OrderStatus::DeliveryFailed);
+        assert_eq!(next_step(&o, &policy(), NOW), Step::Refund);
+        record_refund(&mut o, NOW);
+        assert_eq!(next_step(&o, &policy(), NOW), Step::Consume);
+        assert!(!settled(&o));
+        record_consume(&mut o, NOW);
+        assert_eq!(next_step(&o, &policy(), NOW), Step::Idle);
+        assert!(settled(&o));
+        let events: Vec<&str> = o.timeline.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(
+            events[events.len() - 4..],
+            [
+                "shipment_scheduled",
+                "delivery_failed",
+                "payment_refunded",
+                "stock_consumed"
+            ]
+        );
     }
 
     #[test]

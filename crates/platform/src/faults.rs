@@ -3,6 +3,8 @@
 //! - `after-reserve`: placing an order stops after its stock is reserved, before the order
 //!   is stored (the sweep must give the orphaned reservation back);
 //! - `after-charge`: the order saga stops right after the charge is recorded;
+//! - `before-shipment`: the saga stops when a READY delivery order's shipment is due, before
+//!   it is scheduled (the sweep must schedule it, once);
 //! - `worker-fails:N`: a station worker fails the first N deliveries of every message;
 //! - `worker-fails:always`: it fails every delivery.
 
@@ -16,6 +18,10 @@ pub fn after_reserve() -> bool {
 
 pub fn after_charge() -> bool {
     setting() == "after-charge"
+}
+
+pub fn before_shipment() -> bool {
+    setting() == "before-shipment"
 }
 
 /// True if a worker should fail this (1-based) delivery.

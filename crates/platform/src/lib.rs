@@ -1,6 +1,6 @@
 //! What every coffeeshop component needs from Spin, written once: HTTP answers and request
 //! checks (`web`), the shop's state in Redis (`redis`; documents with compare-and-swap in
-//! `store`, and on top of it `orders`, `stock`, `ledger`, `stations`, `notify`), events
+//! `store`, and on top of it `orders`, `stock`, `ledger`, `stations`, `shipping`, `notify`), events
 //! (`bus`, kept durable by `queue`), the order saga (`saga`), application variables
 //! (`settings`) and log lines (`log`). Components stay thin adapters around the `domain` crate.
 
@@ -16,6 +16,7 @@ pub mod redis;
 pub mod router;
 pub mod saga;
 pub mod settings;
+pub mod shipping;
 pub mod stations;
 pub mod stock;
 pub mod store;

@@ -1,10 +1,11 @@
 //! Orders in the shop's Redis, shared by counter-api and counter-worker. Every write
 //! that adds timeline entries also records them as notifications (see `notify`), and every
-//! write keeps the order's place in the indexes (`index_part`) in the same atomic step, so
+//! write keeps the order's place in the indexes (`index_part`) and its shipment (`shipping`)
+//! in the same atomic step, so
 //! listing a page and sweeping cost what the page and the open orders hold, not the history.
 
 use crate::store::{Also, Belief, Change, Store};
-use crate::{log, notify};
+use crate::{log, notify, shipping};
 use domain::delivery::Reply;
 use domain::state::{Applied, StateError};
 use domain::{workflow, Order, OrderStatus};
@@ -199,6 +200,7 @@ pub fn apply_with(
             added_from.set(seen);
             let mut parts = notify::steps(new, &new.timeline[seen..])?;
             parts.extend(outbox(new)?);
+            parts.extend(shipping::part(old, new)?);
             parts.push(index_part(old, new));
             Ok(parts)
         },

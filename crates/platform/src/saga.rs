@@ -1,5 +1,5 @@
 //! Runs the order saga of `domain::workflow`: asks for the next step, performs its side effect
-//! (stock, the payment ledger, the stations), records the result with compare-and-swap, and
+//! (stock, the payment ledger, the stations, a delivery's shipment), records the result with compare-and-swap, and
 //! repeats until nothing is left to do. Any crash or error leaves the order at its last
 //! recorded step; running `drive` again (the next request, the sweep route) resumes from
 //! there. Every side effect is idempotent per order, so a step repeated after a crash (done,
@@ -107,6 +107,16 @@ fn perform(
                 &mut |o| Ok(workflow::record_dispatch(o, &stations.join(", "), now)),
                 &outbox,
             )
+        }
+        Step::ScheduleShipment => {
+            if crate::faults::before_shipment() {
+                anyhow::bail!("injected fault: stopped before scheduling the shipment of {id}");
+            }
+            // The shipment is a step on the order, so scheduling it twice is impossible: a
+            // repeat finds the shipment id recorded and keeps it.
+            let shipment_id = domain::order::new_id();
+            let failing = crate::shipping::failing_postcodes();
+            record(&mut |o| domain::shipping::schedule(o, &shipment_id, &failing, now))
         }
         Step::Refund => {
             ledger::refund(store, id)?;

@@ -45,6 +45,7 @@ fn contract_example_parses() {
                 item_type: ItemType::Croissant,
                 quantity: 1
             }],
+            delivery: None,
             timestamp: Some("2026-11-21T10:00:00.000Z".to_owned()),
         }
     );
@@ -268,4 +269,79 @@ fn hostile_inputs_do_not_panic() {
         let problem = parse_place_order(input).unwrap_err();
         assert_eq!(problem.status, 400, "{}", String::from_utf8_lossy(input));
     }
+}
+
+fn web_order_with(delivery: Value) -> Value {
+    json!({
+        "orderSource": 1, "location": 2, "loyaltyMemberId": MEMBER,
+        "kitchenItems": [{ "itemType": 7 }], "delivery": delivery
+    })
+}
+
+#[test]
+fn a_web_order_may_ask_for_delivery_trimmed_and_upper_cased() {
+    let order = parse(web_order_with(json!({
+        "recipient": "  Ada Lovelace ", "address": "12 Market Street, Raleigh", "postcode": " sw1a 1aa"
+    })))
+    .unwrap();
+    assert_eq!(
+        order.delivery,
+        Some(DeliveryRequest {
+            recipient: "Ada Lovelace".into(),
+            address: "12 Market Street, Raleigh".into(),
+            postcode: "SW1A 1AA".into(),
+        })
+    );
+    let without = parse(json!({
+        "orderSource": 1, "location": 2, "loyaltyMemberId": MEMBER, "kitchenItems": [{ "itemType": 7 }],
+        "delivery": null
+    }))
+    .unwrap();
+    assert_eq!(without.delivery, None);
+}
+
+#[test]
+fn every_bad_delivery_field_is_reported() {
+    let problem = parse(web_order_with(json!({
+        "recipient": "", "address": "x".repeat(201), "postcode": "27<601", "floor": 3
+    })))
+    .unwrap_err();
+    assert_eq!(
+        pointers(&problem),
+        [
+            "/delivery/floor",
+            "/delivery/recipient",
+            "/delivery/address",
+            "/delivery/postcode"
+        ]
+    );
+    assert!(detail_at(&problem, "/delivery/recipient").contains("1 to 80 characters, got 0"));
+    assert!(detail_at(&problem, "/delivery/address").contains("got 201"));
+    assert!(detail_at(&problem, "/delivery/postcode").contains("letters, digits"));
+
+    let missing = parse(web_order_with(json!({ "postcode": 27601 }))).unwrap_err();
+    assert_eq!(
+        pointers(&missing),
+        [
+            "/delivery/recipient",
+            "/delivery/address",
+            "/delivery/postcode"
+        ]
+    );
+    assert!(detail_at(&missing, "/delivery/recipient").contains("required"));
+    assert!(detail_at(&missing, "/delivery/postcode").contains("expected a string, got a number"));
+
+    let not_object = parse(web_order_with(json!("my house"))).unwrap_err();
+    assert!(detail_at(&not_object, "/delivery").contains("expected an object"));
+}
+
+#[test]
+fn a_counter_order_cannot_ask_for_delivery() {
+    let mut body = web_order_with(json!({
+        "recipient": "Ada", "address": "12 Market Street", "postcode": "27601"
+    }));
+    body["orderSource"] = json!(0);
+    let problem = parse(body).unwrap_err();
+    assert_eq!(pointers(&problem), ["/delivery"]);
+    assert!(detail_at(&problem, "/delivery").contains("only WEB orders"));
 }
