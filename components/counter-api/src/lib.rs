@@ -149,7 +149,12 @@ fn prepare(
     domain::shipping::check_served(request, &shipping::served_postcodes())?;
     let catalog = catalog_client::items(&request.item_types())?;
     let now = clock::now_rfc3339();
-    let mut order = domain::order::new_order(request, &catalog, shipping::fee_cents()?, &now)
+    // Only a delivery order reads the fee, so a mistyped fee stops deliveries, not the shop.
+    let fee_cents = match request.delivery {
+        Some(_) => shipping::fee_cents()?,
+        None => 0,
+    };
+    let mut order = domain::order::new_order(request, &catalog, fee_cents, &now)
         .map_err(|e| e.to_problem())?;
     order.id = order_id.to_owned();
     // Stock first: an order that cannot be served is refused before anything is stored.
