@@ -2,7 +2,7 @@
 //! READY, the courier's steps, a refused postcode that stores nothing, a failed delivery
 //! refunded once (fee included), and a crash between READY and scheduling.
 
-use coffeeshop_tests::{timeline_events, Shop, STAFF_TOKEN};
+use coffeeshop_tests::{timeline_events, Shop, OPERATOR_TOKEN, STAFF_TOKEN};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use test_support::http;
@@ -275,46 +275,60 @@ fn a_counter_order_has_no_shipment_and_shipments_are_for_staff() {
 
     let anonymous = http("GET", &shop.url("/v1/api/shipments"), &[], None).unwrap();
     assert_eq!(anonymous.status, 401);
-    let staff = format!("Bearer {STAFF_TOKEN}");
-    let as_staff = http(
-        "GET",
-        &shop.url("/v1/api/shipments"),
-        &[("authorization", &staff)],
-        None,
-    )
-    .unwrap();
-    assert_eq!(as_staff.status, 200, "{}", as_staff.body);
+    let as_role = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        http(
+            "GET",
+            &shop.url("/v1/api/shipments"),
+            &[("authorization", &bearer)],
+            None,
+        )
+        .unwrap()
+        .status
+    };
+    assert_eq!(as_role(STAFF_TOKEN), 200);
+    assert_eq!(
+        as_role(OPERATOR_TOKEN),
+        403,
+        "couriers are staff, not operators"
+    );
 }
 
 #[test]
 fn a_crash_between_ready_and_scheduling_is_resumed_and_schedules_once() {
     let mut shop = Shop::start(&[("inject_fault", "before-shipment")]);
-    let id = id_of(&place_delivery(&shop, "27601"));
-    shop.wait_for_status(&id, "READY", SOON);
-    // The order is READY and its shipment step is due, but the fault stopped it.
+    let swept = id_of(&place_delivery(&shop, "27601"));
+    let asked = id_of(&place_delivery(&shop, "27602"));
+    for id in [&swept, &asked] {
+        shop.wait_for_status(id, "READY", SOON);
+    }
+    // Both are READY with their shipment step due, but the fault stopped it.
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(shipments_of(&shop, &id), Vec::<Value>::new());
-    assert_eq!(shop.order(&id)["delivery"].get("shipmentId"), None);
+    for id in [&swept, &asked] {
+        assert_eq!(shipments_of(&shop, id), Vec::<Value>::new());
+        assert_eq!(shop.order(id)["delivery"].get("shipmentId"), None);
+    }
 
     shop.restart_host(&[]); // kill -9, then a host without the fault
-    let sweep = shop.sweep();
-    assert!(
-        sweep["advanced"].as_array().unwrap().contains(&json!(id)),
-        "{sweep}"
+                            // One is scheduled on request, the other by the sweep.
+    let created = shop.post_json("/v1/api/shipments", &json!({ "orderId": asked }));
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.header("location"),
+        Some(format!("/v1/api/shipments/{}", id_of(&created.json())).as_str())
     );
-    let shipment = wait_for_shipment(&shop, &id);
-    let again = shop.post_json("/v1/api/shipments", &json!({ "orderId": id }));
+    let sweep = shop.sweep();
+    assert_eq!(sweep["advanced"], json!([swept]), "{sweep}");
+    let shipment = wait_for_shipment(&shop, &swept);
+    let again = shop.post_json("/v1/api/shipments", &json!({ "orderId": swept }));
     assert_eq!(again.status, 200, "already scheduled: {}", again.body);
     assert_eq!(again.json()["id"], shipment["id"]);
     assert_eq!(shop.sweep()["advanced"], json!([]), "nothing left to do");
-    assert_eq!(shipments_of(&shop, &id).len(), 1);
-    assert_eq!(
-        shop.get("/v1/api/shipments").json()["shipments"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    let events = timeline_events(&shop.order(&id));
-    assert_eq!(count(&events, "shipment_scheduled"), 1, "{events:?}");
+    let all = shop.get("/v1/api/shipments").json()["shipments"].clone();
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all:#}");
+    for id in [&swept, &asked] {
+        assert_eq!(shipments_of(&shop, id).len(), 1);
+        let events = timeline_events(&shop.order(id));
+        assert_eq!(count(&events, "shipment_scheduled"), 1, "{events:?}");
+    }
 }
