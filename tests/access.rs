@@ -211,6 +211,7 @@ fn guarded_routes_refuse_without_the_role_and_serve_with_it() {
         Guarded::same("GET", "/v1/api/notifications", &[Staff, Manager], 200),
         Guarded::same("GET", "/v1/api/barista/queue", &[Staff, Manager], 200),
         Guarded::same("GET", "/v1/api/kitchen/queue", &[Staff, Manager], 200),
+        Guarded::same("GET", "/v1/api/shipments", &[Staff, Manager], 200),
         Guarded::each(
             "POST",
             vec![
@@ -390,6 +391,7 @@ fn customers_need_no_credential() {
         "/v1/api/counter/health",
         "/v1/api/inventory/health",
         "/v1/api/payments/health",
+        "/v1/api/shipments/health",
         "/v1/api/events/health",
         "/v1/api/barista/health",
         "/v1/api/kitchen/health",

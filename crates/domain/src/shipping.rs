@@ -46,15 +46,15 @@ pub fn check_served(request: &PlaceOrder, served: &[String]) -> Result<(), Probl
         return Ok(());
     }
     let why = if served.is_empty() {
-        "the shop does not deliver (no delivery_postcodes are set)".to_owned()
+        "no delivery_postcodes are set, so it delivers nowhere".to_owned()
     } else {
         format!(
-            "the shop delivers only to postcodes starting with {}",
+            "it delivers to postcodes starting with {}",
             served.join(", ")
         )
     };
     let detail = format!(
-        "the shop does not deliver to postcode {}: {why}",
+        "the shop does not deliver to postcode {}; {why}",
         delivery.postcode
     );
     Err(Problem::unprocessable(detail.clone())

@@ -49,7 +49,7 @@ fn an_unserved_postcode_is_a_422_at_the_postcode() {
     assert_eq!(refused.errors[0].pointer, "/delivery/postcode");
     assert_eq!(
         refused.detail,
-        "the shop does not deliver to postcode 99999: the shop delivers only to postcodes starting with 276, 282"
+        "the shop does not deliver to postcode 99999; it delivers to postcodes starting with 276, 282"
     );
     let nowhere = check_served(&request, &[]).unwrap_err();
     assert!(
