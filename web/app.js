@@ -1,11 +1,12 @@
-// The coffee shop's live page: the menu and a basket, the orders (each with a detail view),
-// the station queues, the notifications feed and, for operators, the event queues, dead
-// letters and stock. Plain browser JavaScript, no build step, no network assets.
+// The coffee shop's live page: the menu and a basket (picked up or delivered), the orders
+// (each with a detail view), the station queues, the courier's deliveries, the notifications
+// feed and, for operators, the event queues, dead letters and stock. Plain browser JavaScript, no build step, no network assets.
 //
 // Signed out (customers), the page shows the orders placed from this browser and the steps of
 // the newest one, and asks only routes open to anyone. Staff sign in with a token (checked
 // with GET /v1/api/me, kept in sessionStorage, sent as `Authorization: Bearer`); staff and
-// managers then see every order, the station queues and the whole feed, and managers approve.
+// managers then see every order, the station queues, the deliveries and the whole feed, and
+// managers approve.
 // The page never shows or logs the token. Under the page's Content-Security-Policy there is
 // no inline script or style: every look is a class in style.css.
 //
@@ -37,6 +38,7 @@
   const ORDER_STATUSES = [
     "PLACED", "AWAITING_APPROVAL", "IN_PROGRESS", "READY",
     "FULFILLED", "REJECTED", "CANCELLED", "EXPIRED",
+    "OUT_FOR_DELIVERY", "DELIVERED", "DELIVERY_FAILED",
   ];
 
   // ---- small helpers ------------------------------------------------------------------
@@ -84,11 +86,18 @@
   const ORDER_WORDS = {
     PLACED: "placed", AWAITING_APPROVAL: "awaiting approval", IN_PROGRESS: "in progress",
     READY: "ready", FULFILLED: "picked up", REJECTED: "rejected", CANCELLED: "cancelled",
-    EXPIRED: "expired",
+    EXPIRED: "expired", OUT_FOR_DELIVERY: "out for delivery", DELIVERED: "delivered",
+    DELIVERY_FAILED: "delivery failed",
   };
   const LINE_WORDS = { PLACED: "queued", IN_PROGRESS: "making", FULFILLED: "made", CANCELLED: "dropped" };
+  // Where a delivery is: a shipment's status, or PENDING while the order is still being made.
+  const DELIVERY_WORDS = {
+    PENDING: "for delivery", SCHEDULED: "delivery scheduled", OUT_FOR_DELIVERY: "out for delivery",
+    DELIVERED: "delivered", FAILED: "delivery failed",
+  };
   const orderWord = (status) => ORDER_WORDS[status] || label(status);
   const lineWord = (status) => LINE_WORDS[status] || label(status);
+  const deliveryWord = (state) => DELIVERY_WORDS[state] || label(state);
 
   /** A timeline or feed event in the page's words: "kitchen_item_fulfilled" -> "Kitchen item
    *  made", "order_fulfilled" -> "Order picked up". */
@@ -357,11 +366,13 @@
     if (!fresh && isStaff()) restoreFeed();
     clearBoard();
     clearQueues();
+    clearCourier();
     clearOperations();
     closeDetail();
     renderSession();
     orders.now();
     queues.now();
+    courier.now();
     feed.now();
     operations.now();
   }
@@ -386,6 +397,7 @@
       ? `Signed in as ${session.name} (${session.roles.join(", ")})`
       : restoring ? "Checking your sign-in…" : "";
     $("stations").hidden = !isStaff();
+    $("courier").hidden = !isStaff();
     $("operations").hidden = !isOperator();
     renderSections();
     $("board-title").textContent = isStaff() ? "Orders" : "Your orders";
@@ -416,6 +428,7 @@
   /** Offers the tabs of the sections this caller may see; a section gone falls back to Orders. */
   function renderSections() {
     $("sections").querySelector('[data-show="stations"]').hidden = !isStaff();
+    $("sections").querySelector('[data-show="courier"]').hidden = !isStaff();
     $("sections").querySelector('[data-show="operations"]').hidden = !isOperator();
     const tab = $("sections").querySelector(`[data-show="${section}"]`);
     showSection(tab && !tab.hidden ? section : "board");
@@ -512,6 +525,7 @@
   const catalogByName = new Map(); // name -> catalog entry
   const basket = new Map(); // itemType number -> quantity
   let placing = false;
+  let delivering = false; // the customer chose Delivery over picking up at the counter
 
   function entryFor(itemType) {
     if (typeof itemType === "number") return catalog.get(itemType);
@@ -600,10 +614,16 @@
     renderBasket();
   }
 
+  /** The items' prices plus, for a delivery, the shop's fee (the shop adds the same). */
   function basketTotal() {
-    let cents = 0;
+    let cents = deliveryFee();
     for (const [itemType, quantity] of basket) cents += (catalog.get(itemType)?.priceCents || 0) * quantity;
     return cents;
+  }
+
+  /** The fee this basket pays: only a delivery of something pays it. */
+  function deliveryFee() {
+    return delivering && basket.size > 0 && deliveryOffered() ? settings.deliveryFeeCents : 0;
   }
 
   function renderBasket() {
@@ -624,8 +644,98 @@
         h("span", { class: "amount" }, dollars(entry.priceCents * quantity)));
     }));
     $("basket-empty").hidden = basket.size > 0;
+    const fee = deliveryFee();
+    $("basket-fee").hidden = fee === 0;
+    $("basket-fee-amount").textContent = dollars(fee);
     $("basket-total").textContent = dollars(basketTotal());
     $("place-order").disabled = placing || basket.size === 0;
+  }
+
+  // ---- delivery: the choice, its form and its problems -----------------------------------
+
+  const DELIVERY_FIELDS = ["recipient", "address", "postcode"];
+  const POSTCODE = /^[A-Za-z0-9 -]{3,10}$/; // what the shop accepts (it checks the area itself)
+
+  /** The shop delivers when its settings name a fee and at least one postcode prefix. */
+  function deliveryOffered() {
+    return !!settings && Number.isFinite(settings.deliveryFeeCents)
+      && Array.isArray(settings.deliveryPostcodes) && settings.deliveryPostcodes.length > 0;
+  }
+
+  function chooseDelivery(on) {
+    delivering = on && deliveryOffered();
+    renderHandover();
+    renderBasket();
+    if (delivering) $("delivery-recipient").focus();
+  }
+
+  /** The pickup/delivery choice, the form, and the shop's fee and postcodes as hints. */
+  function renderHandover() {
+    const offered = deliveryOffered();
+    if (!offered) delivering = false; // the shop stopped delivering: back to the counter
+    $("choose-pickup").setAttribute("aria-pressed", String(!delivering));
+    $("choose-delivery").setAttribute("aria-pressed", String(delivering));
+    $("choose-delivery").disabled = !offered;
+    $("delivery-form").hidden = !delivering;
+    const unavailable = $("delivery-unavailable");
+    unavailable.hidden = offered || !settings;
+    setText(unavailable, "This shop does not deliver at the moment.");
+    if (offered) {
+      setText($("delivery-postcode-hint"),
+        `We deliver to postcodes starting ${settings.deliveryPostcodes.join(", ")}; the fee is ${dollars(settings.deliveryFeeCents)}.`);
+    }
+  }
+
+  function deliveryDetails() {
+    const value = (field) => $(`delivery-${field}`).value.trim();
+    return { recipient: value("recipient"), address: value("address"), postcode: value("postcode") };
+  }
+
+  /** The hints the page can give before asking the shop: field -> what to fix. */
+  function checkDelivery(details) {
+    const problems = new Map();
+    if (!details.recipient) problems.set("recipient", "Enter who receives the order.");
+    if (!details.address) problems.set("address", "Enter the delivery address.");
+    if (!details.postcode) problems.set("postcode", "Enter the postcode.");
+    else if (!POSTCODE.test(details.postcode)) {
+      problems.set("postcode", "A postcode is 3 to 10 letters, digits, spaces or hyphens.");
+    }
+    return problems;
+  }
+
+  function showFieldError(field, text) {
+    const input = $(`delivery-${field}`);
+    const error = $(`delivery-${field}-error`);
+    error.hidden = !text;
+    setText(error, text || "");
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+
+  function clearFieldErrors() {
+    for (const field of DELIVERY_FIELDS) showFieldError(field, null);
+  }
+
+  /** Shows `problems` (field -> text) beside their fields and moves focus to the first. */
+  function showFieldErrors(problems) {
+    clearFieldErrors();
+    for (const [field, text] of problems) showFieldError(field, text);
+    const first = DELIVERY_FIELDS.find((field) => problems.has(field));
+    if (first) $(`delivery-${first}`).focus();
+  }
+
+  /** The shop's errors[] (a 400, or the 422 of a postcode it does not serve) by delivery field;
+   *  `all` is false when some error belongs to no field of the form. */
+  function problemFields(problem) {
+    const errors = Array.isArray(problem?.errors) ? problem.errors : [];
+    const fields = new Map();
+    let all = errors.length > 0;
+    for (const e of errors) {
+      const field = /^\/delivery\/(recipient|address|postcode)$/.exec(String(e?.pointer || ""))?.[1];
+      if (!field) { all = false; continue; }
+      fields.set(field, fields.has(field) ? `${fields.get(field)} ${e.detail}` : String(e.detail || ""));
+    }
+    return { fields, all };
   }
 
   function memberId() {
@@ -648,6 +758,15 @@
 
   async function placeOrder() {
     if (placing || basket.size === 0) return;
+    const delivery = delivering ? deliveryDetails() : undefined;
+    if (delivery) {
+      const problems = checkDelivery(delivery);
+      showFieldErrors(problems);
+      if (problems.size) {
+        showOrderMessage("error", "Fill in the delivery details marked above.");
+        return;
+      }
+    }
     const baristaItems = [];
     const kitchenItems = [];
     for (const [itemType, quantity] of basket) {
@@ -661,6 +780,7 @@
       loyaltyMemberId: memberId(),
       baristaItems,
       kitchenItems,
+      delivery,
       timestamp: new Date().toISOString(),
     };
     placing = true;
@@ -676,14 +796,16 @@
       // own orders are remembered in this browser.
       if (!session) rememberOrder(order);
       knownStatus.set(order.id, order.orderStatus); // its next status is news
-      const placed = `Order ${shortId(order.id)} placed: ${dollars(order.totalCents)}`;
+      const placed = `Order ${shortId(order.id)} placed${delivery ? " for delivery" : ""}: ${dollars(order.totalCents)}`;
       showOrderMessage("ok", placed, order.id);
       announce(placed);
       orders.now();
       queues.now();
       feed.now();
     } catch (e) {
-      showOrderMessage("error", e.message);
+      const { fields, all } = delivery ? problemFields(e.problem) : { fields: new Map(), all: false };
+      showFieldErrors(fields);
+      showOrderMessage("error", all ? "The order was not placed: check the delivery details above." : e.message);
     } finally {
       placing = false;
       $("place-order").textContent = "Place order";
@@ -693,7 +815,7 @@
 
   // ---- the orders placed from this browser ------------------------------------------------
 
-  const TERMINAL = new Set(["FULFILLED", "REJECTED", "CANCELLED", "EXPIRED"]);
+  const TERMINAL = new Set(["FULFILLED", "REJECTED", "CANCELLED", "EXPIRED", "DELIVERED", "DELIVERY_FAILED"]);
   const mine = new Map(); // order id -> { order, fetchedAt }: the last answer for it
 
   function myOrderIds() {
@@ -743,7 +865,8 @@
 
   // ---- the shop's settings ----------------------------------------------------------------
 
-  /** GET /v1/api/settings: { autoFulfill, approvalThresholdCents, approvalWindowSeconds }. */
+  /** GET /v1/api/settings: { autoFulfill, approvalThresholdCents, approvalWindowSeconds,
+   *  deliveryFeeCents, deliveryPostcodes }. */
   let settings = null;
 
   async function loadSettings() {
@@ -753,6 +876,9 @@
     // The cards' waiting reasons name the threshold, the empty queues the auto-fulfil mode.
     for (const id of cards.keys()) refreshCard(id);
     for (const station of STATIONS) renderQueueEmpty(station, stationNodes[station].size);
+    // The basket's fee and the delivery form's postcode hint.
+    renderHandover();
+    renderBasket();
     return SETTINGS_MS;
   }
 
@@ -794,7 +920,8 @@
       onclick: () => orderAction(id, action),
     }, text));
     const status = order.orderStatus;
-    if (status === "READY" && isStaff()) button("Pick up", "pickup", "primary", "pickup");
+    // A delivery order is the courier's to take (the Courier view), not the counter's.
+    if (status === "READY" && isStaff() && !order.delivery) button("Pick up", "pickup", "primary", "pickup");
     if (status === "AWAITING_APPROVAL" && isManager()) {
       button("Approve", "approve", "primary", "approve");
       button("Reject", "reject", "danger", "reject");
@@ -825,10 +952,41 @@
     const approver = approverOf(order);
     const notes = [];
     if (approver) notes.push(h("p", { class: "card-note approved small", "data-testid": "approved-by" }, `Approved by ${approver}`));
-    if (status === "READY" && !isStaff()) {
+    if (status === "READY" && !isStaff() && !order.delivery) {
       notes.push(h("p", { class: "card-note small", "data-testid": "order-note" }, "Ready: pick it up at the counter."));
     }
     return notes;
+  }
+
+  /** Where an order's delivery is (a DELIVERY_WORDS key), or null: no delivery, or none to come. */
+  function deliveryState(order) {
+    if (!order.delivery) return null;
+    switch (order.orderStatus) {
+      case "READY": return order.delivery.shipmentId ? "SCHEDULED" : "PENDING";
+      case "OUT_FOR_DELIVERY": return "OUT_FOR_DELIVERY";
+      case "DELIVERED": return "DELIVERED";
+      case "DELIVERY_FAILED": return "FAILED";
+      case "REJECTED": case "CANCELLED": case "EXPIRED": return null;
+      default: return "PENDING";
+    }
+  }
+
+  /** Why the courier could not deliver: the detail of the timeline's delivery_failed step. */
+  function deliveryFailure(order) {
+    const entry = (Array.isArray(order.timeline) ? order.timeline : [])
+      .find((e) => e && e.event === "delivery_failed");
+    return entry?.detail ? String(entry.detail) : null;
+  }
+
+  /** A delivery order's state, then the words `about` it (and, failed, why). */
+  function deliveryRow(order, about) {
+    const state = deliveryState(order);
+    if (!state) return null;
+    const why = state === "FAILED" ? deliveryFailure(order) : null;
+    const words = [...about, why].filter(Boolean).join(" · ");
+    return h("p", { class: "delivery-row small", "data-testid": "delivery-state", "data-state": state },
+      h("span", { class: `badge small delivery-${slug(state)}` }, deliveryWord(state)),
+      words ? h("span", { class: "muted" }, words) : null);
   }
 
   async function orderAction(id, action) {
@@ -892,6 +1050,7 @@
         h("span", { class: "muted small" }, [timeOf(order.createdAt), order.orderSource ? label(order.orderSource) : ""]
           .filter(Boolean).join(" · ")),
         h("span", { class: "order-total", "data-testid": "order-total" }, dollars(order.totalCents))),
+      order.delivery ? deliveryRow(order, [`to ${order.delivery.recipient}`, order.delivery.postcode]) : null,
       cardNote(order),
       error ? h("p", { class: "message error small", role: "alert", "data-testid": "order-error" }, error) : null,
       h("div", { class: "actions" }, orderActions(order)));
@@ -899,7 +1058,7 @@
 
   function signatureOf(order) {
     return JSON.stringify([order.orderStatus, order.totalCents, order.lineItems, order.approvalDeadline,
-      approverOf(order), settings?.approvalThresholdCents, cardErrors.get(order.id) || "",
+      approverOf(order), order.delivery, deliveryFailure(order), settings?.approvalThresholdCents, cardErrors.get(order.id) || "",
       busy.has(order.id), isStaff(), isManager()]);
   }
 
@@ -1072,13 +1231,32 @@
       h("p", { class: "detail-summary" }, badge(order.orderStatus), " ",
         h("span", { class: "order-total", "data-testid": "detail-total" }, dollars(order.totalCents))),
       h("ul", { class: "lines" }, lines.map(lineView)),
+      order.delivery ? feeLine(order.delivery) : null,
       order.orderStatus === "AWAITING_APPROVAL" ? waitingReason(order) : null,
       approver ? h("p", { class: "card-note approved small", "data-testid": "detail-approved-by" }, `Approved by ${approver}`) : null,
+      order.delivery ? h("h3", {}, "Delivery") : null,
+      order.delivery ? deliveryAddress(order) : null,
       h("h3", {}, "Timeline"),
       h("ol", { class: "timeline", "data-testid": "timeline" }, (order.timeline || []).map(timelineEntry)),
       session ? h("h3", {}, "Payments") : null,
       session ? paymentView(payment) : null,
     ].filter(Boolean);
+  }
+
+  /** The fee, a line of its own under the items (the total above includes it). */
+  function feeLine(delivery) {
+    return h("p", { class: "line fee-line", "data-testid": "detail-fee" },
+      h("span", {}, "Delivery fee"), h("span", { class: "amount" }, dollars(delivery.feeCents)));
+  }
+
+  function deliveryAddress(order) {
+    const { recipient, address, postcode } = order.delivery;
+    return h("div", { class: "delivery-address", "data-testid": "detail-delivery" },
+      deliveryRow(order, []),
+      h("address", {},
+        h("span", { "data-testid": "detail-recipient" }, recipient),
+        h("span", { "data-testid": "detail-address" }, address),
+        h("span", { "data-testid": "detail-postcode" }, postcode)));
   }
 
   function timelineEntry(entry) {
@@ -1210,6 +1388,197 @@
       queues.now();
       orders.now();
     }
+  }
+
+  // ---- the courier's deliveries (staff and managers) ----------------------------------------
+  // The shipments waiting for a courier and those on the road, in one list kept in place (one
+  // node per shipment, in scheduling order, so a status change moves nothing): a focused
+  // button keeps its focus across refreshes, and a button that no longer applies hands its
+  // focus to the one that does.
+
+  const COURIER_STATUSES = ["SCHEDULED", "OUT_FOR_DELIVERY"];
+  const shipmentNodes = new Map(); // shipment id -> <li>
+  const shipments = new Map(); // shipment id -> the shipment last shown
+  const shipping = new Set(); // shipment ids with a courier's report in flight
+  let reportError = null; // why the last report failed: shown until the next one
+
+  function courierError(text) {
+    const el = $("courier-error");
+    el.hidden = !text;
+    setText(el, text || "");
+  }
+
+  function clearCourier() {
+    shipmentNodes.clear();
+    shipments.clear();
+    shipping.clear();
+    reportError = null;
+    $("shipments").replaceChildren();
+    $("shipments-empty").hidden = false;
+    courierError(null);
+  }
+
+  async function loadCourier() {
+    if (!isStaff()) return IDLE_MS;
+    const at = epoch;
+    let answers;
+    try {
+      answers = await Promise.all(COURIER_STATUSES.map((status) =>
+        api("GET", `/v1/api/shipments?status=${status}`)));
+    } catch (e) {
+      if (at === epoch) courierError(`Deliveries unavailable: ${e.message}`);
+      return SLOW_POLL_MS;
+    }
+    if (at !== epoch) return 0;
+    courierError(reportError);
+    const list = answers.flatMap((a) => (Array.isArray(a?.shipments) ? a.shipments : []));
+    renderShipments(list);
+    return undefined;
+  }
+
+  /** Newest scheduled first: the order a shipment keeps whatever its status. */
+  function byScheduled(a, b) {
+    return String(b.scheduledAt).localeCompare(String(a.scheduledAt)) || String(a.id).localeCompare(String(b.id));
+  }
+
+  function renderShipments(list) {
+    list.sort(byScheduled);
+    shipments.clear();
+    for (const s of list) shipments.set(s.id, s);
+    const container = $("shipments");
+    const focusedAt = [...container.children].findIndex((li) => li.contains(document.activeElement));
+    const focusedId = focusedAt >= 0 ? container.children[focusedAt].dataset.shipmentId : null;
+    syncList(container, shipmentNodes, list, (s) => s.id, shipmentView, fillShipment);
+    $("shipments-empty").hidden = list.length > 0;
+    // A delivery done (delivered, failed) leaves the list: focus goes to the one now in its place.
+    if (focusedId && !container.contains(document.activeElement)) {
+      const node = shipmentNodes.get(focusedId) || container.children[Math.min(focusedAt, container.children.length - 1)];
+      (node ? node.querySelector(".shipment-actions button:not([hidden])") : $("courier-title")).focus();
+    }
+  }
+
+  /** A shipment's node, made once; fillShipment() keeps its words and buttons current. */
+  function shipmentView(s) {
+    const id = s.id;
+    const reasonId = `fail-reason-${id}`;
+    const el = h("li", { class: "shipment", "data-testid": "shipment", "data-shipment-id": id, "data-order-id": s.orderId },
+      h("div", { class: "shipment-head" },
+        h("div", { class: "shipment-text" },
+          h("span", { class: "shipment-recipient" }),
+          h("span", { class: "small shipment-address" }),
+          h("span", { class: "muted small shipment-meta" })),
+        h("span", { class: "badge small", "data-testid": "shipment-status" })),
+      h("div", { class: "shipment-actions" },
+        h("button", { type: "button", class: "primary", "data-testid": "picked-up", onclick: () => report(id, "picked-up") }, "Picked up"),
+        h("button", { type: "button", class: "primary", "data-testid": "delivered", onclick: () => report(id, "delivered") }, "Delivered"),
+        h("button", { type: "button", class: "danger", "data-testid": "failed", "aria-expanded": "false", "aria-controls": `fail-form-${id}`,
+          onclick: () => openFailForm(el) }, "Failed")),
+      h("form", { class: "fail-form", id: `fail-form-${id}`, "data-testid": "fail-form", novalidate: true, hidden: true,
+        onsubmit: (event) => { event.preventDefault(); submitFailure(el, id); } },
+        h("label", { for: reasonId }, "Why did it fail? ", h("span", { class: "muted small" }, "(required)")),
+        h("input", { type: "text", id: reasonId, "data-testid": "fail-reason", maxlength: 200, required: true,
+          "aria-describedby": `fail-error-${id}`, oninput: () => reasonError(el, null) }),
+        h("p", { class: "field-error", id: `fail-error-${id}`, "data-testid": "field-error", hidden: true }),
+        h("div", { class: "fail-buttons" },
+          h("button", { type: "submit", class: "danger", "data-testid": "report-failure" }, "Report failure"),
+          h("button", { type: "button", class: "quiet", "data-testid": "fail-cancel", onclick: () => closeFailForm(el) }, "Cancel"))));
+    return el;
+  }
+
+  function fillShipment(el, s) {
+    el.dataset.status = s.status;
+    setText(el.querySelector(".shipment-recipient"), s.recipient);
+    setText(el.querySelector(".shipment-address"), `${s.address} · ${s.postcode}`);
+    setText(el.querySelector(".shipment-meta"), `#${shortId(s.orderId)} · scheduled ${timeOf(s.scheduledAt)}`);
+    const badge = el.querySelector('[data-testid="shipment-status"]');
+    setText(badge, deliveryWord(s.status));
+    badge.className = `badge small delivery-${slug(s.status)}`;
+    // While a report is in flight the buttons say so with aria-disabled (report() ignores them):
+    // a disabled button would lose its focus.
+    const busy = String(shipping.has(s.id));
+    const who = `order ${shortId(s.orderId)} for ${s.recipient}`;
+    for (const [testid, shown] of [["picked-up", s.status === "SCHEDULED"], ["delivered", s.status === "OUT_FOR_DELIVERY"], ["failed", true]]) {
+      const button = el.querySelector(`[data-testid="${testid}"]`);
+      button.hidden = !shown;
+      button.setAttribute("aria-disabled", busy);
+      const name = `${button.textContent}: ${who}`;
+      if (button.getAttribute("aria-label") !== name) button.setAttribute("aria-label", name);
+    }
+    el.querySelector('[data-testid="report-failure"]').setAttribute("aria-disabled", busy);
+    // Picked up, the focused "Picked up" button is hidden: its focus goes to "Delivered".
+    if (el.contains(document.activeElement) && document.activeElement.hidden) {
+      el.querySelector(".shipment-actions button:not([hidden])").focus();
+    }
+  }
+
+  function openFailForm(el) {
+    if (shipping.has(el.dataset.shipmentId)) return;
+    el.querySelector(".fail-form").hidden = false;
+    el.querySelector('[data-testid="failed"]').setAttribute("aria-expanded", "true");
+    el.querySelector('[data-testid="fail-reason"]').focus();
+  }
+
+  function closeFailForm(el) {
+    el.querySelector(".fail-form").hidden = true;
+    reasonError(el, null);
+    const failed = el.querySelector('[data-testid="failed"]');
+    failed.setAttribute("aria-expanded", "false");
+    failed.focus();
+  }
+
+  function reasonError(el, text) {
+    const input = el.querySelector('[data-testid="fail-reason"]');
+    const error = el.querySelector(".fail-form .field-error");
+    error.hidden = !text;
+    setText(error, text || "");
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+
+  function submitFailure(el, id) {
+    const input = el.querySelector('[data-testid="fail-reason"]');
+    const reason = input.value.trim();
+    if (!reason) {
+      reasonError(el, "Say why the delivery failed.");
+      input.focus();
+      return;
+    }
+    report(id, "failed", { reason }, el);
+  }
+
+  /** The courier's report: picked-up, delivered or failed (with `body.reason`). A refused
+   *  reason is shown beside its input (`el`), any other problem under the list. */
+  async function report(id, what, body, el) {
+    if (shipping.has(id)) return;
+    const at = epoch;
+    shipping.add(id);
+    reportError = null;
+    courierError(null);
+    redrawShipment(id);
+    try {
+      const s = await api("POST", `/v1/api/shipments/${encodeURIComponent(id)}/${what}`, { body });
+      if (at === epoch && s) announce(`Order ${shortId(s.orderId)}: ${deliveryWord(s.status)}.`);
+    } catch (e) {
+      if (at !== epoch) return;
+      const reason = (e.problem?.errors || []).find((x) => x && x.pointer === "/reason");
+      if (reason && el) {
+        reasonError(el, String(reason.detail));
+      } else {
+        reportError = e.message;
+        courierError(reportError);
+      }
+    } finally {
+      shipping.delete(id);
+      redrawShipment(id);
+      courier.now();
+      orders.now();
+      detail.now();
+    }
+  }
+
+  function redrawShipment(id) {
+    const el = shipmentNodes.get(id);
+    if (el && shipments.has(id)) fillShipment(el, shipments.get(id));
   }
 
   // ---- operations (operators) --------------------------------------------------------------
@@ -1461,6 +1830,7 @@
 
   let orders = { now() {} };
   let queues = { now() {} };
+  let courier = { now() {} };
   let feed = { now() {} };
   let sessionCheck = { now() {} };
   let operations = { now() {} };
@@ -1469,6 +1839,13 @@
   function start() {
     $("member-id").textContent = memberId();
     $("place-order").addEventListener("click", placeOrder);
+    $("choose-pickup").addEventListener("click", () => chooseDelivery(false));
+    $("choose-delivery").addEventListener("click", () => chooseDelivery(true));
+    // Enter in a delivery field places the order, as the button does.
+    $("delivery-form").addEventListener("submit", (event) => { event.preventDefault(); placeOrder(); });
+    for (const field of DELIVERY_FIELDS) {
+      $(`delivery-${field}`).addEventListener("input", () => showFieldError(field, null));
+    }
     $("signin-form").addEventListener("submit", signIn);
     $("signout").addEventListener("click", signOut);
     for (const tab of document.querySelectorAll("#sections [data-show]")) {
@@ -1480,6 +1857,7 @@
     // (setText writes only when the words change, once a second).
     setInterval(tickCountdowns, COUNTDOWN_TICK_MS);
     renderSession();
+    renderHandover();
     poll(loadSettings, () => SLOW_POLL_MS);
     let menuLoaded = false;
     poll(async () => {
@@ -1491,12 +1869,13 @@
     restoreSession().finally(() => {
       orders = poll(loadBoard, () => POLL_MS);
       queues = poll(loadQueues, () => POLL_MS);
+      courier = poll(loadCourier, () => POLL_MS);
       feed = poll(loadFeed, () => POLL_MS);
       sessionCheck = poll(checkSession, () => SESSION_CHECK_MS);
       operations = poll(loadOperations, () => OPS_POLL_MS);
       detail = poll(loadDetail, () => DETAIL_POLL_MS);
       document.addEventListener("visibilitychange", () => {
-        if (!document.hidden) { orders.now(); queues.now(); }
+        if (!document.hidden) { orders.now(); queues.now(); courier.now(); }
       });
     });
   }

@@ -5,7 +5,10 @@
 // total, deadline, time left), see an order's payments, pick the customer's up and cannot
 // approve; after signing out nothing of the staff view is left; a manager approves the large
 // order and the page names the approver; an operator sees the event queues, dead letters
-// (and replays one) and the stock, but not the board. Then: one live region only, 44 px
+// (and replays one) and the stock, but not the board. A customer orders for delivery (the
+// form's hints, an unserved postcode's 422 beside its field, the fee in the total) and staff,
+// as the courier, mark it picked up and delivered, and report another one failed (with its
+// reason). Then: one live region only, 44 px
 // touch targets, the phone layout's section tabs, and (on a second shop with
 // auto_fulfill=false) a focused Complete button that keeps its focus across queue refreshes.
 //
@@ -38,6 +41,14 @@ const SCREENSHOT = fileURLToPath(new URL("../../target/browser/order.png", impor
 const STAFF_SCREENSHOT = fileURLToPath(new URL("../../target/browser/staff.png", import.meta.url));
 const DESKTOP_SCREENSHOT = fileURLToPath(new URL("../../target/screenshots/desktop.png", import.meta.url));
 const PHONE_SCREENSHOT = fileURLToPath(new URL("../../target/screenshots/phone.png", import.meta.url));
+const DELIVERY_FORM_SCREENSHOT = fileURLToPath(new URL("../../target/screenshots/delivery-form.png", import.meta.url));
+const DELIVERY_SCREENSHOT = fileURLToPath(new URL("../../target/screenshots/delivery.png", import.meta.url));
+const DELIVERY_DETAIL_SCREENSHOT = fileURLToPath(new URL("../../target/screenshots/delivery-detail.png", import.meta.url));
+const COURIER_PHONE_SCREENSHOT = fileURLToPath(new URL("../../target/screenshots/courier-phone.png", import.meta.url));
+// spin.toml's delivery_postcodes ("276,277,282,303"): 27601 is served, 99999 is not.
+const SERVED_POSTCODES = ["276", "277", "282", "303"];
+const ADA = { recipient: "Ada Lovelace", address: "12 Market Street, Raleigh", postcode: "27601" };
+const UNSERVED_POSTCODE = "99999";
 const DESKTOP = { width: 1360, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const MIN_TARGET = 44; // CSS px, each side of every button, link and input
@@ -114,8 +125,8 @@ after(async () => {
 });
 
 /** The locator of order `id`'s card once it shows `status`. */
-function card(id, status) {
-  return page.locator(`[data-testid="order-card"][data-order-id="${id}"][data-status="${status}"]`);
+function card(id, status, on = page) {
+  return on.locator(`[data-testid="order-card"][data-order-id="${id}"][data-status="${status}"]`);
 }
 
 /** Whether a request went to a route that needs a credential. */
@@ -132,6 +143,7 @@ function guarded(url) {
     "/v1/api/events",
     "/v1/api/payments",
     "/v1/api/orders/sweep",
+    "/v1/api/shipments",
   ].some((p) => path === p || path.startsWith(`${p}/`))
     || /^\/v1\/api\/orders\/[^/]+\/(pickup|approve)$/.test(path);
 }
@@ -590,6 +602,281 @@ test("an operator sees the event queues, the dead letters (and replays one) and 
   assertClean();
 });
 
+// ---- delivery -------------------------------------------------------------------------
+
+/** The error shown beside delivery field `name` (recipient, address, postcode): inside the
+ *  field's own wrapper, under its input. */
+function fieldError(p, name) {
+  return p.getByTestId(`delivery-field-${name}`).getByTestId("field-error");
+}
+
+async function fillDelivery(p, delivery) {
+  for (const [name, value] of Object.entries(delivery)) await p.getByTestId(`delivery-${name}`).fill(value);
+}
+
+/** Clicks Place order; resolves with the status and JSON of the page's POST /v1/api/orders. */
+async function placeFromPage(p) {
+  const answer = p.waitForResponse((r) => r.request().method() === "POST"
+    && new URL(r.url()).pathname === "/v1/api/orders");
+  await p.getByTestId("place-order").click();
+  const response = await answer;
+  return { status: response.status(), body: await response.json() };
+}
+
+/** A staff GET of the shipping API. */
+async function shipmentsApi(path) {
+  const response = await fetch(`${BASE}/v1/api/shipments${path}`, { headers: { authorization: `Bearer ${STAFF_TOKEN}` } });
+  const text = await response.text();
+  assert.equal(response.status, 200, `GET /v1/api/shipments${path}: ${text}`);
+  return JSON.parse(text);
+}
+
+/** A delivery order placed straight at the API: one latte for `delivery`. */
+async function placeDelivery(delivery) {
+  const response = await fetch(`${BASE}/v1/api/orders`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      orderSource: "WEB", location: "RALEIGH", loyaltyMemberId: "5b3a2e3c-1d2f-4a5b-9c8d-7e6f5a4b3c2d",
+      baristaItems: [{ itemType: "LATTE", quantity: 1 }], delivery,
+    }),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 202, text);
+  return JSON.parse(text);
+}
+
+/** The courier view's node of order `id`'s shipment. */
+function shipmentOf(p, id) {
+  return p.locator(`[data-testid="shipments"] [data-testid="shipment"][data-order-id="${id}"]`);
+}
+
+/** Whether the focused element is `testid` inside order `id`'s shipment, and the same node
+ *  as the one marked with a probe (when one was). */
+async function focusIn(p, id) {
+  return p.evaluate((orderId) => {
+    const el = document.activeElement;
+    return {
+      testid: el?.dataset.testid,
+      shipment: el?.closest("[data-testid=shipment]")?.dataset.orderId === orderId,
+      probe: el?.__focusProbe === true,
+    };
+  }, id);
+}
+
+let deliveryFeeCents; // GET /v1/api/settings' deliveryFeeCents
+let deliveryOrder; // the id of the order the customer placed for delivery
+
+test("delivery: the form's hints, an unserved postcode's 422 beside its field, the fee in the total", async () => {
+  const settings = await (await fetch(`${BASE}/v1/api/settings`)).json();
+  assert.ok(Number.isInteger(settings.deliveryFeeCents) && settings.deliveryFeeCents > 0, JSON.stringify(settings));
+  assert.deepEqual(settings.deliveryPostcodes, SERVED_POSTCODES, "spin.toml's delivery_postcodes");
+  deliveryFeeCents = settings.deliveryFeeCents;
+  const prices = new Map((await (await fetch(`${BASE}/v1/api/item-types`)).json()).map((i) => [i.name, i.priceCents]));
+  const itemsCents = prices.get("LATTE") + prices.get("CROISSANT");
+
+  const p = await newPage(DESKTOP);
+  const posts = [];
+  p.on("request", (r) => { if (r.method() === "POST") posts.push(new URL(r.url()).pathname); });
+  try {
+    await p.goto(`${BASE}/`);
+    await p.getByTestId("add-LATTE").click();
+    await p.getByTestId("add-CROISSANT").click();
+    assert.equal(await p.getByTestId("basket-total").textContent(), dollars(itemsCents));
+    assert.equal(await p.getByTestId("basket-fee").isVisible(), false, "picked up at the counter: no fee");
+    assert.equal(await p.getByTestId("delivery-form").isVisible(), false);
+
+    // Delivery: the form, the fee as a line of its own, the total with it, the served postcodes.
+    const choose = p.getByTestId("choose-delivery");
+    await p.waitForFunction(() => !document.getElementById("choose-delivery").disabled); // the settings arrived
+    await choose.click();
+    assert.equal(await choose.getAttribute("aria-pressed"), "true");
+    assert.equal(await p.getByTestId("choose-pickup").getAttribute("aria-pressed"), "false");
+    await p.getByTestId("delivery-form").waitFor({ state: "visible" });
+    assert.equal(await p.getByTestId("basket-fee-amount").textContent(), dollars(deliveryFeeCents));
+    assert.equal(await p.getByTestId("basket-total").textContent(), dollars(itemsCents + deliveryFeeCents));
+    assert.match(await p.getByTestId("delivery-postcode-hint").textContent(), new RegExp(SERVED_POSTCODES.join(", ")));
+    await assertTouchTargets(p, "desktop, delivery form");
+
+    // Empty fields: a hint beside each, focus on the first, and nothing sent.
+    await p.getByTestId("place-order").click();
+    for (const name of ["recipient", "address", "postcode"]) {
+      await fieldError(p, name).waitFor({ state: "visible" });
+      assert.ok((await fieldError(p, name).textContent()).length > 0, `${name} says what is missing`);
+      assert.equal(await p.getByTestId(`delivery-${name}`).getAttribute("aria-invalid"), "true", name);
+    }
+    assert.equal(await p.evaluate(() => document.activeElement?.id), "delivery-recipient", "focus on the first field to fix");
+    assert.deepEqual(posts.filter((path) => path === "/v1/api/orders"), [], "no order sent with empty fields");
+
+    // A postcode the shop does not serve: its 422, beside the postcode field; nothing placed.
+    await fillDelivery(p, { ...ADA, postcode: UNSERVED_POSTCODE });
+    assert.equal(await fieldError(p, "recipient").isVisible(), false, "typing clears the field's hint");
+    const refused = await placeFromPage(p);
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    const problem = (refused.body.errors || []).find((e) => e.pointer === "/delivery/postcode");
+    assert.ok(problem, `the 422 points at /delivery/postcode: ${JSON.stringify(refused.body)}`);
+    const postcodeError = fieldError(p, "postcode");
+    await postcodeError.waitFor({ state: "visible" });
+    assert.equal(await postcodeError.textContent(), problem.detail, "the shop's words, beside the postcode");
+    assert.equal(await p.getByTestId("delivery-postcode").getAttribute("aria-invalid"), "true");
+    assert.match(await p.getByTestId("delivery-postcode").getAttribute("aria-describedby"),
+      new RegExp(await postcodeError.getAttribute("id")), "the input names its error");
+    assert.equal(await fieldError(p, "recipient").isVisible(), false);
+    assert.equal(await fieldError(p, "address").isVisible(), false);
+    assert.equal(await p.evaluate(() => document.activeElement?.id), "delivery-postcode");
+    const message = p.getByTestId("order-message");
+    assert.equal(await message.getAttribute("data-order-id"), null, "no order was placed");
+    assert.equal(await p.getByTestId("basket-total").textContent(), dollars(itemsCents + deliveryFeeCents), "the basket stays");
+    await p.screenshot({ path: DELIVERY_FORM_SCREENSHOT, fullPage: true, animations: "disabled" });
+    console.log(`screenshot: ${DELIVERY_FORM_SCREENSHOT}`);
+
+    // A served postcode: the order is placed for delivery, the fee in its total.
+    await p.getByTestId("delivery-postcode").fill(ADA.postcode);
+    assert.equal(await postcodeError.isVisible(), false, "typing clears the shop's complaint");
+    const placed = await placeFromPage(p);
+    assert.equal(placed.status, 202, JSON.stringify(placed.body));
+    assert.equal(placed.body.totalCents, itemsCents + deliveryFeeCents, "the shop's total has the fee");
+    assert.deepEqual({ ...placed.body.delivery, shipmentId: undefined },
+      { ...ADA, feeCents: deliveryFeeCents, fee: deliveryFeeCents / 100, shipmentId: undefined });
+    await p.waitForFunction((id) => document.getElementById("order-message").dataset.orderId === id, placed.body.id);
+    assert.match(await message.textContent(), new RegExp(`\\${dollars(itemsCents + deliveryFeeCents)}`));
+    deliveryOrder = placed.body.id;
+
+    // Under "Your orders" it turns READY with its shipment scheduled; no "pick it up at the counter".
+    const ready = card(deliveryOrder, "READY", p);
+    await ready.locator('[data-testid="delivery-state"][data-state="SCHEDULED"]').waitFor();
+    assert.equal(await ready.getByTestId("order-total").textContent(), dollars(itemsCents + deliveryFeeCents));
+    assert.match(await ready.getByTestId("delivery-state").textContent(), /delivery scheduled/);
+    assert.equal(await ready.getByTestId("order-note").count(), 0, "a delivery is not picked up at the counter");
+    const order = await (await fetch(`${BASE}/v1/api/orders/${deliveryOrder}`)).json();
+    assert.ok(order.delivery?.shipmentId, `the order names its shipment: ${JSON.stringify(order.delivery)}`);
+    await assertOneLiveRegion(p);
+  } finally {
+    await p.context().close();
+  }
+  assertClean();
+});
+
+test("the courier: picked up, delivered, the board and the detail say so; focus stays put", async () => {
+  const p = await newPage(DESKTOP);
+  try {
+    await p.goto(`${BASE}/`);
+    await signIn(STAFF_TOKEN, p);
+    const courier = p.getByTestId("courier");
+    await courier.waitFor({ state: "visible" });
+    const shipment = shipmentOf(p, deliveryOrder);
+    await shipment.and(p.locator('[data-status="SCHEDULED"]')).waitFor();
+    assert.match(await shipment.textContent(), new RegExp(`${ADA.recipient}.*${ADA.address}.*${ADA.postcode}`));
+    assert.equal(await shipment.getByTestId("delivered").isVisible(), false, "not on the road yet");
+    // The board: READY, delivery scheduled, and no counter pickup for it.
+    const ready = card(deliveryOrder, "READY", p);
+    await ready.locator('[data-testid="delivery-state"][data-state="SCHEDULED"]').waitFor();
+    assert.equal(await ready.getByTestId("pickup").count(), 0, "the courier takes it, not the counter");
+    await assertTouchTargets(p, "desktop, courier");
+
+    // A focused "Picked up" keeps its focus across refreshes of the list.
+    const pickedUp = shipment.getByTestId("picked-up");
+    await pickedUp.focus();
+    await pickedUp.evaluate((el) => { el.__focusProbe = true; });
+    for (let i = 0; i < 2; i += 1) {
+      await p.waitForResponse((r) => new URL(r.url()).pathname === "/v1/api/shipments");
+    }
+    await p.waitForTimeout(200); // the last answer is drawn
+    assert.deepEqual(await focusIn(p, deliveryOrder), { testid: "picked-up", shipment: true, probe: true });
+
+    // Picked up (with the keyboard): on the road; the focus moves to its "Delivered".
+    await p.keyboard.press("Enter");
+    await shipment.and(p.locator('[data-status="OUT_FOR_DELIVERY"]')).waitFor();
+    const out = card(deliveryOrder, "OUT_FOR_DELIVERY", p);
+    await out.locator('[data-testid="delivery-state"][data-state="OUT_FOR_DELIVERY"]').waitFor();
+    assert.deepEqual(await badgeWords(out, "order-status"), ["out for delivery"]);
+    await p.waitForFunction(() => document.activeElement?.dataset.testid === "delivered");
+    assert.deepEqual(await focusIn(p, deliveryOrder), { testid: "delivered", shipment: true, probe: false });
+    await p.screenshot({ path: DELIVERY_SCREENSHOT, fullPage: true, animations: "disabled" });
+    console.log(`screenshot: ${DELIVERY_SCREENSHOT}`);
+
+    await shipment.getByTestId("delivered").click();
+    await shipment.waitFor({ state: "detached" });
+    const delivered = card(deliveryOrder, "DELIVERED", p);
+    await delivered.locator('[data-testid="delivery-state"][data-state="DELIVERED"]').waitFor();
+    assert.deepEqual(await badgeWords(delivered, "order-status"), ["delivered"]);
+    const [done] = (await shipmentsApi(`?orderId=${deliveryOrder}`)).shipments;
+    assert.equal(done.status, "DELIVERED", JSON.stringify(done));
+    assert.ok(done.pickedUpAt && done.deliveredAt, JSON.stringify(done));
+
+    // The detail: DELIVERED, the address, the fee as its own line, the delivery's steps.
+    const dialog = await openDetail(deliveryOrder, p);
+    await dialog.getByTestId("detail-delivery").waitFor();
+    assert.deepEqual(await badgeWords(dialog.locator(".detail-summary"), "order-status"), ["delivered"]);
+    assert.equal(await dialog.getByTestId("detail-recipient").textContent(), ADA.recipient);
+    assert.equal(await dialog.getByTestId("detail-address").textContent(), ADA.address);
+    assert.equal(await dialog.getByTestId("detail-postcode").textContent(), ADA.postcode);
+    assert.equal(await dialog.getByTestId("detail-delivery").getByTestId("delivery-state").getAttribute("data-state"), "DELIVERED");
+    assert.match(await dialog.getByTestId("detail-fee").textContent(), new RegExp(`^Delivery fee\\${dollars(deliveryFeeCents)}$`));
+    const order = await (await fetch(`${BASE}/v1/api/orders/${deliveryOrder}`)).json();
+    assert.equal(await dialog.getByTestId("detail-total").textContent(), dollars(order.totalCents));
+    const events = await timelineEvents(dialog);
+    const steps = ["shipment_scheduled", "courier_picked_up", "order_delivered"].map((e) => events.indexOf(e));
+    assert.ok(steps.every((i, n) => i >= 0 && (n === 0 || i > steps[n - 1])), `the delivery's steps in order: ${events}`);
+    await p.screenshot({ path: DELIVERY_DETAIL_SCREENSHOT, fullPage: true, animations: "disabled" });
+    console.log(`screenshot: ${DELIVERY_DETAIL_SCREENSHOT}`);
+    await closeDetail(p);
+    assert.doesNotMatch(await p.locator("body").innerText(), /fulfilled/i, "no \"fulfilled\" on the page");
+    await assertOneLiveRegion(p);
+  } finally {
+    await p.context().close();
+  }
+  assertClean();
+});
+
+test("the courier: a failed delivery asks for a reason; the board says delivery failed", async () => {
+  const order = await placeDelivery(ADA);
+  const p = await newPage(DESKTOP);
+  const failures = [];
+  p.on("request", (r) => { if (/\/failed$/.test(new URL(r.url()).pathname)) failures.push(r.postData()); });
+  try {
+    await p.goto(`${BASE}/`);
+    await signIn(STAFF_TOKEN, p);
+    const shipment = shipmentOf(p, order.id);
+    await shipment.waitFor();
+
+    await shipment.getByTestId("failed").click();
+    const reason = shipment.getByTestId("fail-reason");
+    await reason.waitFor({ state: "visible" });
+    assert.equal(await shipment.getByTestId("failed").getAttribute("aria-expanded"), "true");
+    assert.equal(await p.evaluate(() => document.activeElement?.dataset.testid), "fail-reason", "focus on the reason");
+    await assertTouchTargets(p, "desktop, failed delivery");
+    // No reason: the hint beside the input, and nothing sent.
+    await shipment.getByTestId("report-failure").click();
+    const hint = shipment.getByTestId("fail-form").getByTestId("field-error");
+    await hint.waitFor({ state: "visible" });
+    assert.match(await hint.textContent(), /why/i);
+    assert.equal(await reason.getAttribute("aria-invalid"), "true");
+    assert.deepEqual(failures, [], "no report without a reason");
+
+    await reason.fill("nobody home");
+    await reason.press("Enter");
+    await shipment.waitFor({ state: "detached" });
+    assert.deepEqual(failures.map((b) => JSON.parse(b)), [{ reason: "nobody home" }]);
+    const failed = card(order.id, "DELIVERY_FAILED", p);
+    await failed.locator('[data-testid="delivery-state"][data-state="FAILED"]').waitFor();
+    assert.deepEqual(await badgeWords(failed, "order-status"), ["delivery failed"]);
+    assert.match(await failed.getByTestId("delivery-state").textContent(), /nobody home/, "the board says why");
+    const [gone] = (await shipmentsApi(`?orderId=${order.id}`)).shipments;
+    assert.deepEqual([gone.status, gone.reason], ["FAILED", "nobody home"]);
+    // Refunded, fee included: the detail's payments say so.
+    const dialog = await openDetail(order.id, p);
+    await dialog.locator('[data-testid="payment-entry"][data-kind="refund"]').waitFor();
+    assert.match(await dialog.locator('[data-testid="payment-entry"][data-kind="refund"]').textContent(),
+      new RegExp(`\\${dollars(order.totalCents)}`));
+    assert.ok((await timelineEvents(dialog)).includes("delivery_failed"));
+    await closeDetail(p);
+  } finally {
+    await p.context().close();
+  }
+  assertClean();
+});
+
 test("phone width: section tabs reach the board without scrolling past the menu", async () => {
   const phone = await newPage(PHONE);
   try {
@@ -603,6 +890,7 @@ test("phone width: section tabs reach the board without scrolling past the menu"
     assert.equal(await phone.getByTestId("board-title").isVisible(), false, "one section at a time: the menu first");
     assert.equal(await phone.getByTestId("tab-stations").isVisible(), false, "no Stations tab signed out");
     assert.equal(await phone.getByTestId("tab-operations").isVisible(), false, "no Operations tab signed out");
+    assert.equal(await phone.getByTestId("tab-courier").isVisible(), false, "no Courier tab signed out");
     await assertTouchTargets(phone, "phone, menu");
 
     // Staff on a phone: the tab brings the board up where the menu was, nothing scrolled.
@@ -634,7 +922,28 @@ test("phone width: section tabs reach the board without scrolling past the menu"
     await phone.getByTestId("tab-stations").click();
     await phone.getByTestId("stations").waitFor({ state: "visible" });
     await assertTouchTargets(phone, "phone, stations");
+
+    // The courier's tab: a delivery waiting, its buttons a finger wide, nothing wider than the phone.
+    const waiting = await placeDelivery(ADA);
+    await phone.getByTestId("tab-courier").click();
+    await phone.getByTestId("courier").waitFor({ state: "visible" });
+    assert.equal(await phone.getByTestId("stations").isVisible(), false, "one section at a time");
+    const shipment = shipmentOf(phone, waiting.id);
+    await shipment.waitFor();
+    await shipment.getByTestId("failed").click(); // the reason's input shows too
+    await shipment.getByTestId("fail-reason").waitFor({ state: "visible" });
+    const shipmentBox = await shipment.boundingBox();
+    assert.ok(shipmentBox.x >= 0 && shipmentBox.x + shipmentBox.width <= PHONE.width + 0.5, "the delivery fits the phone's width");
+    assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth) <= PHONE.width, "no sideways scrolling");
+    await assertTouchTargets(phone, "phone, courier");
+    await phone.screenshot({ path: COURIER_PHONE_SCREENSHOT, fullPage: true, animations: "disabled" });
+    console.log(`screenshot: ${COURIER_PHONE_SCREENSHOT}`);
+    await shipment.getByTestId("fail-cancel").click();
+    assert.equal(await shipment.getByTestId("fail-reason").isVisible(), false, "Cancel closes the reason");
+    assert.equal(await phone.evaluate(() => document.activeElement?.dataset.testid), "failed", "focus back on Failed");
+
     await signOut(phone);
+    assert.equal(await phone.getByTestId("tab-courier").isVisible(), false, "signed out: no Courier tab");
     assert.equal(await phone.getByTestId("tab-stations").isVisible(), false, "signed out: no Stations tab");
     assert.equal(await phone.getByTestId("stations").isVisible(), false);
   } finally {
