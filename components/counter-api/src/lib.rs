@@ -154,8 +154,8 @@ fn prepare(
         Some(_) => shipping::fee_cents()?,
         None => 0,
     };
-    let mut order = domain::order::new_order(request, &catalog, fee_cents, &now)
-        .map_err(|e| e.to_problem())?;
+    let mut order =
+        domain::order::new_order(request, &catalog, fee_cents, &now).map_err(|e| e.to_problem())?;
     order.id = order_id.to_owned();
     // Stock first: an order that cannot be served is refused before anything is stored.
     Stock::open()?
