@@ -143,12 +143,7 @@ impl fmt::Display for StateError {
                 needs,
             } => {
                 let needs: Vec<&str> = needs.iter().map(|s| s.wire_name()).collect();
-                write!(
-                    f,
-                    "order is {}; {action} needs {}",
-                    status.wire_name(),
-                    one_of(&needs)
-                )
+                write_needs(f, "order", status.wire_name(), action, &needs)
             }
             Self::ForDelivery => f.write_str(
                 "order is for delivery: the courier takes it (POST /v1/api/shipments/{id}/picked-up), not the counter",
@@ -162,12 +157,7 @@ impl fmt::Display for StateError {
                 needs,
             } => {
                 let needs: Vec<&str> = needs.iter().map(|s| s.wire_name()).collect();
-                write!(
-                    f,
-                    "shipment is {}; {action} needs {}",
-                    status.wire_name(),
-                    one_of(&needs)
-                )
+                write_needs(f, "shipment", status.wire_name(), action, &needs)
             }
             Self::Line { line_id, from, to } => write!(
                 f,
@@ -214,13 +204,20 @@ impl fmt::Display for StateError {
 
 impl std::error::Error for StateError {}
 
-/// "A", "A or B", "A, B or C".
-fn one_of(names: &[&str]) -> String {
-    match names.split_last() {
+/// "order is READY; cancel needs PLACED, AWAITING_APPROVAL or IN_PROGRESS".
+fn write_needs(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    status: &str,
+    action: &str,
+    needs: &[&str],
+) -> fmt::Result {
+    let needs = match needs.split_last() {
         Some((last, [])) => (*last).to_owned(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
         None => "nothing".to_owned(),
-    }
+    };
+    write!(f, "{what} is {status}; {action} needs {needs}")
 }
 
 impl StateError {
