@@ -116,8 +116,11 @@ pub enum StateError {
     PreparationStarted {
         status: OrderStatus,
     },
-    /// A delivery order leaves with the courier, not over the counter.
-    ForDelivery,
+    /// A delivery order leaves with the courier (its shipment, once scheduled), not over the
+    /// counter.
+    ForDelivery {
+        shipment_id: Option<String>,
+    },
     /// Only delivery orders have a shipment.
     NotForDelivery,
     /// A courier's step the shipment is not ready for.
@@ -145,8 +148,14 @@ impl fmt::Display for StateError {
                 let needs: Vec<&str> = needs.iter().map(|s| s.wire_name()).collect();
                 write_needs(f, "order", status.wire_name(), action, &needs)
             }
-            Self::ForDelivery => f.write_str(
-                "order is for delivery: the courier takes it (POST /v1/api/shipments/{id}/picked-up), not the counter",
+            Self::ForDelivery {
+                shipment_id: Some(id),
+            } => write!(
+                f,
+                "order is for delivery: the courier takes it (POST /v1/api/shipments/{id}/picked-up), not the counter"
+            ),
+            Self::ForDelivery { shipment_id: None } => f.write_str(
+                "order is for delivery: the courier takes it once its shipment is scheduled, not the counter",
             ),
             Self::NotForDelivery => f.write_str(
                 "order is not for delivery: it is handed over at the counter, so it has no shipment",
@@ -227,7 +236,7 @@ impl StateError {
             Self::Order { .. }
             | Self::Line { .. }
             | Self::PreparationStarted { .. }
-            | Self::ForDelivery
+            | Self::ForDelivery { .. }
             | Self::NotForDelivery
             | Self::Shipment { .. } => Problem::conflict(self.to_string()),
             Self::UnknownLine { .. } => Problem::not_found(self.to_string()),
@@ -386,8 +395,10 @@ pub fn cancel(order: &mut Order, now: &str) -> Result<Applied, StateError> {
 /// READY -> FULFILLED: the customer picked the order up (a delivery order goes with the
 /// courier instead).
 pub fn pickup(order: &mut Order, now: &str) -> Result<Applied, StateError> {
-    if order.delivery.is_some() {
-        return Err(StateError::ForDelivery);
+    if let Some(delivery) = &order.delivery {
+        return Err(StateError::ForDelivery {
+            shipment_id: delivery.shipment_id.clone(),
+        });
     }
     require(order, "pickup", &[S::Ready])?;
     let detail = "picked up by the customer".to_owned();

@@ -157,6 +157,13 @@ fn a_failure_keeps_its_first_reason_and_a_failing_postcode_fails_at_once() {
 fn a_delivery_order_is_not_picked_up_at_the_counter() {
     let mut order = ready_delivery_order();
     let refused = crate::state::pickup(&mut order, NOW).unwrap_err();
-    assert_eq!(refused, StateError::ForDelivery);
+    assert_eq!(refused, StateError::ForDelivery { shipment_id: None });
     assert_eq!(refused.to_problem().status, 409);
+    schedule(&mut order, "s1", &[], NOW).unwrap();
+    assert_eq!(
+        crate::state::pickup(&mut order, NOW)
+            .unwrap_err()
+            .to_string(),
+        "order is for delivery: the courier takes it (POST /v1/api/shipments/s1/picked-up), not the counter"
+    );
 }
