@@ -332,3 +332,103 @@ fn a_crash_between_ready_and_scheduling_is_resumed_and_schedules_once() {
         assert_eq!(count(&events, "shipment_scheduled"), 1, "{events:?}");
     }
 }
+
+/// A POST with every role to one replica's base URL.
+fn post_to(base: &str, path: &str, body: &Value) -> test_support::Reply {
+    let bearer = format!("Bearer {}", coffeeshop_tests::ROOT_TOKEN);
+    http(
+        "POST",
+        &format!("{base}{path}"),
+        &[
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(body.to_string().as_bytes()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn two_replicas_of_each_part_ship_every_delivery_order_once() {
+    // deploy/'s two SpinApps, two replicas each, on one Redis; every third order goes to a
+    // postcode whose courier fails.
+    let shop = Shop::start_split(&[("delivery_failing_postcodes", "27699")], 2);
+    shop.restock(&[(5, 100), (7, 100)]);
+    let urls = shop.http_urls();
+    const ORDERS: usize = 30;
+    let orders: Vec<(String, bool)> = (0..ORDERS)
+        .map(|i| {
+            let fails = i % 3 == 0;
+            let postcode = if fails { "27699" } else { "27601" };
+            let r = post_to(
+                &urls[i % urls.len()],
+                "/v1/api/orders",
+                &delivery_request(postcode),
+            );
+            assert_eq!(r.status, 202, "{}", r.body);
+            (id_of(&r.json()), fails)
+        })
+        .collect();
+    // The couriers of the others: each report sent to both HTTP replicas at once.
+    let mut couriers = Vec::new();
+    for (id, fails) in &orders {
+        if *fails {
+            shop.wait_for_status(id, "DELIVERY_FAILED", SOON);
+            continue;
+        }
+        shop.wait_for_status(id, "READY", SOON);
+        let shipment = id_of(&wait_for_shipment(&shop, id));
+        for step in ["picked-up", "delivered"] {
+            let racers: Vec<_> = urls
+                .iter()
+                .map(|base| {
+                    let (base, path) =
+                        (base.clone(), format!("/v1/api/shipments/{shipment}/{step}"));
+                    std::thread::spawn(move || post_to(&base, &path, &json!({})).status)
+                })
+                .collect();
+            couriers.extend(racers.into_iter().map(|r| (step, r.join().unwrap())));
+        }
+    }
+    assert!(
+        couriers.iter().all(|(_, status)| *status == 200),
+        "every report answered 200 (a repeat changes nothing): {couriers:?}"
+    );
+    shop.sweep();
+
+    let mut shipment_ids = std::collections::HashSet::new();
+    for (id, fails) in &orders {
+        let order = shop.order(id);
+        let events = timeline_events(&order);
+        let (status, payment) = if *fails {
+            ("DELIVERY_FAILED", "REFUNDED")
+        } else {
+            ("DELIVERED", "CHARGED")
+        };
+        assert_eq!(order["orderStatus"], status, "{order:#}");
+        assert_eq!(order["paymentStatus"], payment);
+        assert_eq!(order["stockStatus"], "CONSUMED");
+        for step in ["shipment_scheduled", "payment_charged", "stock_consumed"] {
+            assert_eq!(count(&events, step), 1, "{step} once: {events:?}");
+        }
+        let ledger = shop.payment(id).unwrap();
+        assert_eq!(ledger["charges"].as_array().unwrap().len(), 1, "{ledger}");
+        assert_eq!(
+            ledger["refunds"].as_array().unwrap().len(),
+            usize::from(*fails),
+            "{ledger}"
+        );
+        let shipments = shipments_of(&shop, id);
+        assert_eq!(shipments.len(), 1);
+        shipment_ids.insert(id_of(&shipments[0]));
+    }
+    let listed = shop.get("/v1/api/shipments?limit=200").json()["shipments"].clone();
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        ORDERS,
+        "one shipment per order"
+    );
+    assert_eq!(shipment_ids.len(), ORDERS);
+    assert_eq!((shop.stock(5), shop.stock(7)), ((70, 0), (70, 0)));
+    assert!(!shop.output().contains("dead-lettered"));
+}
