@@ -3,7 +3,7 @@
 //! timeline is the name of the manager's token; an `approver` in the body is read-only and
 //! ignored.
 
-use domain::json_body::escape;
+use domain::json_body::object_members;
 use domain::problem::{shown, FieldError, Problem};
 use domain::{clock, state};
 use platform::access::Role;
@@ -20,28 +20,7 @@ const MEMBERS: &[&str] = &["approved", "approver"];
 /// The decision. A body that is not JSON is a plain 400 (there is no member to point at, as
 /// for an order); every wrong member is a 400 whose `errors` name each one by its pointer.
 fn parse(body: &[u8]) -> Result<bool, Problem> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Problem::bad_request(format!(
-            "request body is not valid JSON ({}); send {{ \"approved\": true|false }}",
-            shown(&e.to_string())
-        ))
-    })?;
-    let Value::Object(fields) = value else {
-        return Err(Problem::invalid_fields(vec![FieldError::new(
-            "",
-            "expected an object: { \"approved\": true|false }",
-        )]));
-    };
-    let mut errors: Vec<FieldError> = fields
-        .keys()
-        .filter(|key| !MEMBERS.contains(&key.as_str()))
-        .map(|key| {
-            FieldError::new(
-                format!("/{}", shown(&escape(key))),
-                "unknown member; a decision is { \"approved\": true|false }",
-            )
-        })
-        .collect();
+    let (fields, mut errors) = object_members(body, MEMBERS, "{ \"approved\": true|false }")?;
     let approved = match fields.get("approved") {
         Some(Value::Bool(approved)) => Some(*approved),
         None => {

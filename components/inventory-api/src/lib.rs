@@ -2,7 +2,7 @@
 //! releasing and consuming an order's stock are steps of the counter's saga
 //! (`platform::stock`: counters per item type changed atomically, so orders never oversell).
 
-use domain::json_body::escape;
+use domain::json_body::object_members;
 use domain::problem::{shown, FieldError, Problem};
 use domain::{ItemType, StockItem};
 use platform::router::{self, Call, Reply, Route, ANYONE, ANY_ROLE, OPERATOR};
@@ -57,29 +57,8 @@ fn answer_levels(stock: &Stock) -> Reply {
 /// is a 400 whose `errors` name each one by its JSON pointer. A level's other members (say
 /// `name`, `available` sent back from GET) are ignored.
 fn parse_levels(body: &[u8]) -> Result<Vec<StockItem>, Problem> {
-    const SHAPE: &str = "{ \"levels\": [{ \"itemType\": <number or name>, \"quantity\": <0..> }] }";
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Problem::bad_request(format!(
-            "request body is not valid JSON ({}); send {SHAPE}, or no body for the default levels",
-            shown(&e.to_string())
-        ))
-    })?;
-    let Value::Object(fields) = value else {
-        return Err(Problem::invalid_fields(vec![FieldError::new(
-            "",
-            format!("expected an object: {SHAPE}"),
-        )]));
-    };
-    let mut errors: Vec<FieldError> = fields
-        .keys()
-        .filter(|key| key.as_str() != "levels")
-        .map(|key| {
-            FieldError::new(
-                format!("/{}", shown(&escape(key))),
-                format!("unknown member; a restock body is {SHAPE}"),
-            )
-        })
-        .collect();
+    const SHAPE: &str = "{ \"levels\": [{ \"itemType\": <number or name>, \"quantity\": <0..> }] }, or no body for the default levels";
+    let (fields, mut errors) = object_members(body, &["levels"], SHAPE)?;
     let entries: &[Value] = match fields.get("levels") {
         Some(Value::Array(entries)) => entries,
         None => {

@@ -1,12 +1,15 @@
 //! What every JSON request body must be before it is read as a request: one value per key.
 //! serde_json keeps the last of two equal keys silently (`"itemType":1,"itemType":99` would
 //! mean 99), so a body is checked for repeated keys first, with the JSON pointer of the
-//! first one.
+//! first one. `object_members` then reads a small body's object and names its unknown members.
 
 use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::problem::{shown, FieldError, Problem};
 
 /// Why a body is refused before it is read: not JSON, or a key given twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,40 @@ impl<'de> Visitor<'de> for Walk {
     }
 }
 
+/// A small request body that must be one JSON object such as `shape` (e.g.
+/// `{ "approved": true|false }`) with no members but `allowed`: its members, and an error per
+/// unknown one for the caller to answer with its own (every wrong member in one 400). A body
+/// that is not JSON is a plain 400 (there is no member to point at).
+pub fn object_members(
+    body: &[u8],
+    allowed: &[&str],
+    shape: &str,
+) -> Result<(Map<String, Value>, Vec<FieldError>), Problem> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::bad_request(format!(
+            "request body is not valid JSON ({}); send {shape}",
+            shown(&e.to_string())
+        ))
+    })?;
+    let Value::Object(members) = value else {
+        return Err(Problem::invalid_fields(vec![FieldError::new(
+            "",
+            format!("expected an object: {shape}"),
+        )]));
+    };
+    let unknown = members
+        .keys()
+        .filter(|key| !allowed.contains(&key.as_str()))
+        .map(|key| {
+            FieldError::new(
+                format!("/{}", shown(&escape(key))),
+                format!("unknown member; send {shape}"),
+            )
+        })
+        .collect();
+    Ok((members, unknown))
+}
+
 /// A key as a JSON pointer segment (RFC 6901: `~` is `~0`, `/` is `~1`).
 pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
@@ -128,6 +165,25 @@ mod tests {
         // The same key in different objects is fine.
         assert_eq!(dup(r#"[{"a":1},{"a":2}]"#), None);
         assert_eq!(dup(r#""text""#), None);
+    }
+
+    #[test]
+    fn a_small_body_is_an_object_whose_unknown_members_are_named() {
+        let shape = r#"{ "reason": "..." }"#;
+        let (members, unknown) =
+            object_members(br#"{"reason":"x","a/b":1}"#, &["reason"], shape).unwrap();
+        assert_eq!(members["reason"], "x");
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].pointer, "/a~1b");
+        assert_eq!(unknown[0].detail, format!("unknown member; send {shape}"));
+        let not_json = object_members(b"{", &["reason"], shape).unwrap_err();
+        assert_eq!(not_json.status, 400);
+        assert!(not_json
+            .detail
+            .starts_with("request body is not valid JSON"));
+        assert!(not_json.detail.ends_with(shape));
+        let list = object_members(b"[]", &["reason"], shape).unwrap_err();
+        assert_eq!(list.errors[0].pointer, "");
     }
 
     #[test]
