@@ -12,23 +12,98 @@ use std::time::Duration;
 /// document written by many handlers at once (an order's two stations) ever retries.
 const CAS_ATTEMPTS: usize = 100;
 
-/// Writes ARGV[3] to KEYS[1] if it still holds ARGV[2] (or, with ARGV[1] = "absent", does
-/// not exist); ARGV[4], unless empty, is an expiry in seconds. Returns 0 if it changed;
-/// otherwise runs the `Also` parts that follow and returns 1. Each part takes its keys and
-/// arguments as `K` and `A` from the rest of KEYS and ARGV (`part()`).
-const SWAP: &str = "local cur = redis.call('GET', KEYS[1]) \
-if ARGV[1] == 'absent' then if cur then return 0 end \
-elseif cur ~= ARGV[2] then return 0 end \
-if ARGV[4] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4]) \
-else redis.call('SET', KEYS[1], ARGV[3]) end \
-local ka, aa = 2, 5 \
-local function part() \
-  local nk, na = tonumber(ARGV[aa]), tonumber(ARGV[aa + 1]) \
-  local K, A = {}, {} \
-  for i = 1, nk do K[i] = KEYS[ka + i - 1] end \
-  for i = 1, na do A[i] = ARGV[aa + 1 + i] end \
-  ka, aa = ka + nk, aa + 2 + na \
-  return K, A end ";
+/// The compare-and-swaps of one batch, run by Redis as one script (`swap_script` puts the
+/// batch's part functions `F` before it). ARGV[1] is how many swaps; each takes from the
+/// rest of KEYS its key, and from ARGV: "absent" or "present", the value expected, the value
+/// to write, an expiry in seconds ('' for none) and its number of parts. Each part takes the
+/// index of its function in `F`, its number of keys and of arguments, then its arguments; its
+/// keys follow its swap's key in KEYS. A swap writes, and runs its parts, only if its key
+/// still holds what was expected (or is absent, for "absent"); the answer says, per swap, 1
+/// if it did and 0 if the key had changed.
+const SWAPS: &str = "local ka, aa, out = 1, 2, {} \
+for s = 1, tonumber(ARGV[1]) do \
+  local key, mode, expected, value, ttl, nparts = KEYS[ka], ARGV[aa], ARGV[aa + 1], \
+    ARGV[aa + 2], ARGV[aa + 3], tonumber(ARGV[aa + 4]) \
+  ka, aa = ka + 1, aa + 5 \
+  local cur, same = redis.call('GET', key), false \
+  if mode == 'absent' then same = not cur else same = (cur == expected) end \
+  if same then \
+    if ttl ~= '' then redis.call('SET', key, value, 'EX', ttl) \
+    else redis.call('SET', key, value) end end \
+  for p = 1, nparts do \
+    local f, nk, na = tonumber(ARGV[aa]), tonumber(ARGV[aa + 1]), tonumber(ARGV[aa + 2]) \
+    aa = aa + 3 \
+    if same then \
+      local K, A = {}, {} \
+      for i = 1, nk do K[i] = KEYS[ka + i - 1] end \
+      for i = 1, na do A[i] = ARGV[aa + i - 1] end \
+      F[f](K, A) end \
+    ka, aa = ka + nk, aa + na end \
+  out[s] = same and 1 or 0 end \
+return out";
+
+/// The script for `swaps`: their parts' Lua, each once, as the functions `F`, then `SWAPS`.
+/// The functions come in the order of their text, so a batch with the same kinds of parts
+/// sends the same script (Redis keeps each script it sees).
+fn swap_script(swaps: &[Swap]) -> (String, Vec<&'static str>) {
+    let mut luas: Vec<&'static str> = swaps
+        .iter()
+        .flat_map(|s| s.parts.iter().map(|p| p.lua))
+        .collect();
+    luas.sort_unstable();
+    luas.dedup();
+    let mut script = "local F = { ".to_owned();
+    for lua in &luas {
+        script.push_str(&format!("function(K, A) {lua} end, "));
+    }
+    script.push_str("} ");
+    script.push_str(SWAPS);
+    (script, luas)
+}
+
+/// The script, keys and arguments that run `swaps` (`SWAPS`).
+fn swap_call(swaps: &[Swap]) -> (String, Vec<String>, Vec<String>) {
+    let (script, luas) = swap_script(swaps);
+    let mut keys = Vec::new();
+    let mut args = vec![swaps.len().to_string()];
+    for swap in swaps {
+        keys.push(swap.key.clone());
+        let mode = if swap.expected.is_some() {
+            "present"
+        } else {
+            "absent"
+        };
+        args.extend([
+            mode.to_owned(),
+            swap.expected.clone().unwrap_or_default(),
+            swap.value.clone(),
+            swap.ttl
+                .map_or(String::new(), |t| t.as_secs().max(1).to_string()),
+            swap.parts.len().to_string(),
+        ]);
+        for part in &swap.parts {
+            let f = luas.iter().position(|l| *l == part.lua).expect("listed") + 1;
+            args.extend([
+                f.to_string(),
+                part.keys.len().to_string(),
+                part.args.len().to_string(),
+            ]);
+            args.extend(part.args.iter().cloned());
+            keys.extend(part.keys.iter().cloned());
+        }
+    }
+    (script, keys, args)
+}
+
+/// One compare-and-swap of a batch (`Store::swap_all`): `value` goes to `key` if the key still
+/// holds `expected` (`None`: does not exist), with `parts` in the same atomic step.
+pub struct Swap {
+    pub key: String,
+    pub expected: Option<String>,
+    pub value: String,
+    pub ttl: Option<Duration>,
+    pub parts: Vec<Also>,
+}
 
 /// More to do in the same atomic step as a compare-and-swap's write (an outbox kept with the
 /// state): Lua that runs right after the write, on its own keys `K` and arguments `A` (Lua
@@ -142,6 +217,15 @@ impl Store {
         &self,
         keys: &[String],
     ) -> anyhow::Result<Vec<Option<T>>> {
+        Ok(self
+            .get_many_raw(keys)?
+            .into_iter()
+            .map(|raw| raw.and_then(|text| serde_json::from_str(&text).ok()))
+            .collect())
+    }
+
+    /// The text stored under each of `keys` (`None` where absent), in the same order.
+    pub fn get_many_raw(&self, keys: &[String]) -> anyhow::Result<Vec<Option<String>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -150,7 +234,7 @@ impl Store {
             .exec("MGET", keys)?
             .into_iter()
             .map(|r| match r {
-                Reply::Text(text) => serde_json::from_str(&text).ok(),
+                Reply::Text(text) => Some(text),
                 _ => None,
             })
             .collect())
@@ -203,6 +287,22 @@ impl Store {
         self.swap_loop(key, None, believed, change, also)
     }
 
+    /// Runs `swaps` in one atomic step and answers, for each, whether it wrote (false: its
+    /// key had changed, and nothing of it was done).
+    pub fn swap_all(&self, swaps: &[Swap]) -> anyhow::Result<Vec<bool>> {
+        if swaps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (script, keys, args) = swap_call(swaps);
+        let replies = self.redis.eval(&script, &keys, &args)?;
+        anyhow::ensure!(
+            replies.len() == swaps.len(),
+            "{} compare-and-swaps answered {replies:?}",
+            swaps.len()
+        );
+        Ok(replies.iter().map(|r| *r == Reply::Int(1)).collect())
+    }
+
     fn swap_loop<T, R>(
         &self,
         key: &str,
@@ -214,7 +314,6 @@ impl Store {
     where
         T: Serialize + DeserializeOwned + Clone,
     {
-        let ttl = ttl.map_or(String::new(), |t| t.as_secs().max(1).to_string());
         for _ in 0..CAS_ATTEMPTS {
             let from_belief = believed.is_some();
             let raw = match believed.take() {
@@ -228,23 +327,14 @@ impl Store {
                 Change::Keep(_) if from_belief => continue,
                 Change::Keep(answer) => return Ok((current, answer)),
             };
-            let bytes = serde_json::to_string(&next)?;
-            let (mode, expected) = match &raw {
-                Some(text) => ("present", text.as_str()),
-                None => ("absent", ""),
+            let swap = Swap {
+                key: key.to_owned(),
+                value: serde_json::to_string(&next)?,
+                ttl,
+                parts: also(current.as_ref(), &next)?,
+                expected: raw,
             };
-            let parts = also(current.as_ref(), &next)?;
-            let mut script = SWAP.to_owned();
-            let mut keys = vec![key.to_owned()];
-            let mut args = vec![mode.to_owned(), expected.to_owned(), bytes, ttl.clone()];
-            for part in parts {
-                script.push_str(&format!("do local K, A = part() {} end ", part.lua));
-                args.extend([part.keys.len().to_string(), part.args.len().to_string()]);
-                keys.extend(part.keys);
-                args.extend(part.args);
-            }
-            script.push_str("return 1");
-            if self.redis.eval(&script, &keys, &args)?.first() == Some(&Reply::Int(1)) {
+            if self.swap_all(&[swap])? == [true] {
                 return Ok((Some(next), answer));
             }
         }
@@ -262,4 +352,149 @@ fn glob_escape(prefix: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Child, Command};
+
+    const PUSH: &str = "redis.call('RPUSH', K[1], A[1])";
+    const MARK: &str = "redis.call('SET', K[1], A[1])";
+
+    /// A real redis-server on a Unix socket of its own, stopped when dropped.
+    struct Server {
+        child: Child,
+        socket: std::path::PathBuf,
+    }
+
+    impl Server {
+        fn start() -> Server {
+            let dir = std::env::temp_dir().join(format!("store-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let socket = dir.join("redis.sock");
+            let child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    "0",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--unixsocket",
+                ])
+                .arg(&socket)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (Debian package redis-server) runs");
+            let server = Server { child, socket };
+            for _ in 0..100 {
+                if server.cli(&["PING"]).is_ok_and(|out| out == "PONG") {
+                    return server;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!("redis-server did not answer on {:?}", server.socket);
+        }
+
+        fn cli<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Result<String, String> {
+            let out = Command::new("redis-cli")
+                .arg("-s")
+                .arg(&self.socket)
+                .args(args)
+                .output()
+                .map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if out.status.success() && !text.starts_with("ERR") {
+                Ok(text)
+            } else {
+                Err(format!("{text} {}", String::from_utf8_lossy(&out.stderr)))
+            }
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            if let Some(dir) = self.socket.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn part(lua: &'static str, key: &str, arg: &str) -> Also {
+        Also {
+            lua,
+            keys: vec![key.to_owned()],
+            args: vec![arg.to_owned()],
+        }
+    }
+
+    #[test]
+    fn a_batch_writes_the_swaps_whose_keys_held_what_was_expected_and_only_their_parts() {
+        let redis = Server::start();
+        redis.cli(&["SET", "a", "old"]).unwrap();
+        redis.cli(&["SET", "b", "changed"]).unwrap();
+        let swaps = [
+            Swap {
+                key: "a".into(),
+                expected: Some("old".into()),
+                value: "new".into(),
+                ttl: None,
+                parts: vec![part(PUSH, "log", "a"), part(MARK, "mark:a", "1")],
+            },
+            Swap {
+                key: "b".into(),
+                expected: Some("as read".into()),
+                value: "lost".into(),
+                ttl: None,
+                parts: vec![part(PUSH, "log", "b"), part(MARK, "mark:b", "1")],
+            },
+            Swap {
+                key: "c".into(),
+                expected: None,
+                value: "fresh".into(),
+                ttl: Some(Duration::from_secs(60)),
+                parts: vec![part(MARK, "mark:c", "1")],
+            },
+        ];
+        let (script, keys, args) = swap_call(&swaps);
+        let mut call = vec!["EVAL".to_owned(), script, keys.len().to_string()];
+        call.extend(keys);
+        call.extend(args);
+        assert_eq!(redis.cli(&call).unwrap(), "1\n0\n1");
+        assert_eq!(redis.cli(&["GET", "a"]).unwrap(), "new");
+        assert_eq!(redis.cli(&["GET", "b"]).unwrap(), "changed");
+        assert_eq!(redis.cli(&["GET", "c"]).unwrap(), "fresh");
+        let ttl: u64 = redis.cli(&["TTL", "c"]).unwrap().parse().unwrap();
+        assert!((1..=60).contains(&ttl), "c expires in {ttl} s");
+        assert_eq!(redis.cli(&["LRANGE", "log", "0", "-1"]).unwrap(), "a");
+        assert_eq!(
+            redis
+                .cli(&["EXISTS", "mark:a", "mark:b", "mark:c"])
+                .unwrap(),
+            "2"
+        );
+        assert_eq!(redis.cli(&["EXISTS", "mark:b"]).unwrap(), "0");
+    }
+
+    #[test]
+    fn a_batch_with_the_same_kinds_of_parts_sends_the_same_script() {
+        let one = [Swap {
+            key: "x".into(),
+            expected: None,
+            value: "1".into(),
+            ttl: None,
+            parts: vec![part(MARK, "m", "1"), part(PUSH, "l", "1")],
+        }];
+        let other = [Swap {
+            key: "y".into(),
+            expected: Some("0".into()),
+            value: "2".into(),
+            ttl: None,
+            parts: vec![part(PUSH, "l", "2"), part(MARK, "n", "2")],
+        }];
+        assert_eq!(swap_call(&one).0, swap_call(&other).0);
+    }
 }
