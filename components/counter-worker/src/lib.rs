@@ -34,7 +34,8 @@ fn on_doorbell(message: bytes::Bytes) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies a batch of updates: those of one order in one write, in stream order.
+/// Applies a batch of updates: those of one order in stream order, all orders in one read
+/// and one write.
 fn apply_batch(store: &Store, batch: &[Delivery]) -> Vec<Result<(), Failure>> {
     let mut outcomes: Vec<Option<Result<(), Failure>>> = batch.iter().map(|_| None).collect();
     let mut by_order: Vec<(String, Vec<(usize, UpdatedEvent)>)> = Vec::new();
@@ -49,9 +50,28 @@ fn apply_batch(store: &Store, batch: &[Delivery]) -> Vec<Result<(), Failure>> {
             },
         }
     }
-    for (order_id, updates) in by_order {
-        let outcome = apply(store, &order_id, &updates);
-        for (i, _) in &updates {
+    let now = clock::now_rfc3339();
+    // Why each order refused an update (the step runs again if its write must be retried).
+    let mut refused: Vec<Vec<String>> = vec![Vec::new(); by_order.len()];
+    let steps = by_order
+        .iter()
+        .zip(refused.iter_mut())
+        .map(|((order_id, updates), refused)| {
+            let now = &now;
+            let step = move |order: &mut domain::Order| {
+                refused.clear();
+                Ok(apply_updates(order, updates, now, refused))
+            };
+            (order_id.clone(), step)
+        })
+        .collect();
+    let stepped = orders::apply_each(store, steps);
+    for (i, (order_id, updates)) in by_order.iter().enumerate() {
+        let outcome = match &stepped {
+            Ok(all) => settle(store, order_id, &refused[i], all[i].clone()),
+            Err(e) => Err(Failure::Retry(anyhow::anyhow!("{e:#}"))),
+        };
+        for (i, _) in updates {
             outcomes[*i] = Some(match &outcome {
                 Ok(()) => Ok(()),
                 Err(Failure::Retry(e)) => Err(Failure::Retry(anyhow::anyhow!("{e:#}"))),
@@ -65,33 +85,43 @@ fn apply_batch(store: &Store, batch: &[Delivery]) -> Vec<Result<(), Failure>> {
         .collect()
 }
 
-/// Applies one order's updates in order, in one write. An update the order refuses (it was
-/// cancelled, or a later report came first) changes nothing and the others still apply.
-fn apply(store: &Store, order_id: &str, updates: &[(usize, UpdatedEvent)]) -> Result<(), Failure> {
-    let now = clock::now_rfc3339();
-    let mut refused = Vec::new();
-    let outcome = orders::apply(store, order_id, |order| {
-        refused.clear();
-        let mut all = Applied {
-            lines_changed: 0,
-            previous_status: order.order_status,
-            status: order.order_status,
-        };
-        for (_, event) in updates {
-            match state::apply_update(order, event, &now) {
-                Ok(applied) => {
-                    all.lines_changed += applied.lines_changed;
-                    all.status = applied.status;
-                }
-                Err(e) => refused.push(format!("update {} not applied: {e}", event.id)),
+/// Applies one order's updates in order. An update the order refuses (it was cancelled, or a
+/// later report came first) changes nothing and the others still apply; why goes to `refused`.
+fn apply_updates(
+    order: &mut domain::Order,
+    updates: &[(usize, UpdatedEvent)],
+    now: &str,
+    refused: &mut Vec<String>,
+) -> Applied {
+    let mut all = Applied {
+        lines_changed: 0,
+        previous_status: order.order_status,
+        status: order.order_status,
+    };
+    for (_, event) in updates {
+        match state::apply_update(order, event, now) {
+            Ok(applied) => {
+                all.lines_changed += applied.lines_changed;
+                all.status = applied.status;
             }
+            Err(e) => refused.push(format!("update {} not applied: {e}", event.id)),
         }
-        Ok(all)
-    })?;
-    for why in &refused {
+    }
+    all
+}
+
+/// What became of one order's updates, once written: refusals are logged, and a delivery
+/// order they made READY has its shipment scheduled.
+fn settle(
+    store: &Store,
+    order_id: &str,
+    refused: &[String],
+    stepped: orders::Stepped,
+) -> Result<(), Failure> {
+    for why in refused {
         platform::log::order(order_id, why);
     }
-    match outcome {
+    match stepped {
         Ok(Some((order, applied))) => {
             if applied.became(domain::OrderStatus::Ready) && order.delivery.is_some() {
                 ship(store, order);
