@@ -65,11 +65,15 @@ fn apply_batch(store: &Store, batch: &[Delivery]) -> Vec<Result<(), Failure>> {
             (order_id.clone(), step)
         })
         .collect();
-    let stepped = orders::apply_each(store, steps);
-    for (i, (order_id, updates)) in by_order.iter().enumerate() {
-        let outcome = match &stepped {
-            Ok(all) => settle(store, order_id, &refused[i], all[i].clone()),
-            Err(e) => Err(Failure::Retry(anyhow::anyhow!("{e:#}"))),
+    // One answer per order; a failed write of the batch is retried for each of them.
+    let stepped: Vec<Result<orders::Stepped, String>> = match orders::apply_each(store, steps) {
+        Ok(all) => all.into_iter().map(Ok).collect(),
+        Err(e) => by_order.iter().map(|_| Err(format!("{e:#}"))).collect(),
+    };
+    for (((order_id, updates), refused), stepped) in by_order.iter().zip(&refused).zip(stepped) {
+        let outcome = match stepped {
+            Ok(stepped) => settle(store, order_id, refused, stepped),
+            Err(why) => Err(Failure::Retry(anyhow::anyhow!(why))),
         };
         for (i, _) in updates {
             outcomes[*i] = Some(match &outcome {

@@ -229,8 +229,8 @@ where
             Err(e) => outcomes[i] = Some(Err(e)),
         }
     }
-    for ((i, order, applied, seen), stuck) in writes.into_iter().zip(store.swap_all(&swaps)?) {
-        if stuck {
+    for ((i, order, applied, seen), written) in writes.into_iter().zip(store.swap_all(&swaps)?) {
+        if written {
             log_added(&order, &applied, seen);
             outcomes[i] = Some(Ok(Some((order, applied))));
         }
