@@ -98,11 +98,15 @@ pub fn credential_variables() -> Vec<(String, String)> {
     ]
 }
 
+fn worker_channels() -> Vec<String> {
+    WORKER_CHANNELS.iter().map(|c| c.to_string()).collect()
+}
+
 /// Ready once the workers' channels at `redis` have subscribers.
 fn workers_subscribed(redis: &Redis) -> Ready {
     Ready::Subscribed {
         redis: redis.addr(),
-        channels: WORKER_CHANNELS.iter().map(|c| c.to_string()).collect(),
+        channels: worker_channels(),
     }
 }
 
@@ -204,7 +208,11 @@ impl Shop {
     }
 
     fn start_host(redis: &Redis, variables: &[(&str, &str)]) -> Host {
-        Self::start_part(redis, variables, &[], Ready::Http)
+        let ready = Ready::HttpAndSubscribed {
+            redis: redis.addr(),
+            channels: worker_channels(),
+        };
+        Self::start_part(redis, variables, &[], ready)
     }
 
     /// A process running `components` (all when empty).
@@ -233,7 +241,24 @@ impl Shop {
 
     /// Stops the host (SIGKILL, as a crash) and starts a new one on the same Redis.
     pub fn restart_host(&mut self, variables: &[(&str, &str)]) {
+        // The new host is ready once it adds its subscriptions: first let Redis drop the
+        // killed host's.
+        let subscribed = || test_support::subscribers(self.redis.addr(), &worker_channels());
+        let before = subscribed().unwrap();
         self.host.kill();
+        let start = Instant::now();
+        while subscribed()
+            .unwrap()
+            .iter()
+            .zip(&before)
+            .any(|(now, was)| *was > 0 && now >= was)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "Redis kept the killed host's subscriptions"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         self.host = Self::start_host(&self.redis, variables);
     }
 

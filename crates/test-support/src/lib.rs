@@ -266,6 +266,26 @@ pub enum Ready {
         redis: SocketAddr,
         channels: Vec<String>,
     },
+    /// Both: a whole app, which real Spin may serve over HTTP before its Redis triggers have
+    /// subscribed (an event published meanwhile rings no worker).
+    HttpAndSubscribed {
+        redis: SocketAddr,
+        channels: Vec<String>,
+    },
+}
+
+impl Ready {
+    fn serves_http(&self) -> bool {
+        !matches!(self, Ready::Subscribed { .. })
+    }
+
+    fn channels(&self) -> Option<(SocketAddr, &[String])> {
+        match self {
+            Ready::Http => None,
+            Ready::Subscribed { redis, channels }
+            | Ready::HttpAndSubscribed { redis, channels } => Some((*redis, channels)),
+        }
+    }
 }
 
 /// A running host process, killed on drop; its output is kept for assertions.
@@ -337,15 +357,15 @@ impl Host {
         // (kill) or stop must take those too.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.arg("up").arg("-f").arg(manifest);
-        if matches!(ready, Ready::Http) {
+        if ready.serves_http() {
             cmd.args(["--listen", &listen]);
         }
         if !runtime.is_spin_lite() {
             cmd.arg("--state-dir").arg(state.path());
         }
-        let subscribers_before = match ready {
-            Ready::Subscribed { redis, channels } => Some(subscribers(*redis, channels)?),
-            Ready::Http => None,
+        let subscribers_before = match ready.channels() {
+            Some((redis, channels)) => Some(subscribers(redis, channels)?),
+            None => None,
         };
         let mut child = cmd
             .args(args)
@@ -377,19 +397,22 @@ impl Host {
         };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
-            let started = match (ready, &subscribers_before) {
-                (Ready::Subscribed { redis, channels }, Some(before)) => {
-                    let now = subscribers(*redis, channels)?;
-                    now.iter().zip(before).all(|(n, b)| n > b)
-                }
-                _ => match serving_addr(&host.output()) {
+            let serving = !ready.serves_http()
+                || match serving_addr(&host.output()) {
                     Some(addr) => {
                         host.addr = addr;
                         true
                     }
                     None => false,
-                },
-            };
+                };
+            let started = serving
+                && match (ready.channels(), &subscribers_before) {
+                    (Some((redis, channels)), Some(before)) => {
+                        let now = subscribers(redis, channels)?;
+                        now.iter().zip(before).all(|(n, b)| n > b)
+                    }
+                    _ => true,
+                };
             if started {
                 // Real Spin prints its address before it is sure to hold it: make sure it
                 // is still there a moment later.
@@ -469,7 +492,7 @@ impl Host {
 }
 
 /// How many subscribers each channel has at the Redis at `addr` (PUBSUB NUMSUB).
-fn subscribers(addr: SocketAddr, channels: &[String]) -> Result<Vec<u64>> {
+pub fn subscribers(addr: SocketAddr, channels: &[String]) -> Result<Vec<u64>> {
     let mut args = vec!["PUBSUB", "NUMSUB"];
     args.extend(channels.iter().map(String::as_str));
     // "[<channel>,:<n>,<channel>,:<n>...]"
