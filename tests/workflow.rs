@@ -369,14 +369,30 @@ fn cancel_refunds_releases_and_clears_the_queues() {
 
 #[test]
 fn a_crash_between_charge_and_dispatch_recovers_without_a_second_charge() {
-    let mut shop = Shop::start(&[("inject_fault", "after-charge")]);
-    let r = shop.post_json(
-        "/v1/api/orders",
-        &order_request(json!([{ "itemType": 2 }]), json!([{ "itemType": 6 }])),
+    let mut shop = Shop::start(&[
+        ("inject_fault", "after-charge"),
+        ("approval_threshold", "10.00"),
+    ]);
+    // A new order is charged and dispatched in its first write: there is no moment between
+    // the two for the fault to strike.
+    let small = id_of(&shop.place(json!([{ "itemType": 1 }]), json!([])));
+    shop.wait_for_status(&small, "READY", SOON);
+    assert_eq!(
+        shop.payment(&small).unwrap()["charges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
-    // The order is stored, so it is accepted; its saga stopped where the fault struck.
-    assert_eq!(r.status, 202, "{}", r.body);
-    let id = id_of(&r.json());
+
+    // An approved order is charged by a saga step of its own, and the fault stops the saga
+    // right after it: the approval is stored, the answer is the failure.
+    let id = id_of(&large_order(&shop));
+    let approve = shop.post_json(
+        &format!("/v1/api/orders/{id}/approve"),
+        &json!({ "approved": true }),
+    );
+    assert_eq!(approve.status, 500, "{}", approve.body);
     let stuck = shop.order(&id);
     assert_eq!(stuck["orderStatus"], "PLACED");
     assert_eq!(stuck["paymentStatus"], "CHARGED");

@@ -126,11 +126,13 @@ fn place_claimed(
         }
         Err(failed) => return Err(failed),
     };
-    orders::create(store, &order)?;
-    // The order is accepted once stored. The rest of the saga (approval, charge, dispatch)
-    // runs now; if it stops part-way (Redis down, a crash) the order keeps its progress and
-    // the next touch or the sweep route resumes it, so the answer is still 202.
-    match saga::drive_from(store, Some(order.clone()), &saga::policy()?) {
+    let policy = saga::policy()?;
+    // Usually stored charged and dispatched, or awaiting approval, in one write.
+    let order = saga::place(store, order, &policy)?;
+    // The order is accepted once stored. What is left of the saga (a decline) runs now; if
+    // it stops part-way (Redis down, a crash) the order keeps its progress and the next
+    // touch or the sweep route resumes it, so the answer is still 202.
+    match saga::drive_from(store, Some(order.clone()), &policy) {
         Ok(driven) => Ok(driven.unwrap_or(order)),
         Err(e) => {
             platform::log::order(&order.id, format!("stored; its saga will resume: {e:#}"));

@@ -2,7 +2,8 @@
 //! use). Each one imitates a crash or an outage at a point where recovery matters:
 //! - `after-reserve`: placing an order stops after its stock is reserved, before the order
 //!   is stored (the sweep must give the orphaned reservation back);
-//! - `after-charge`: the order saga stops right after the charge is recorded;
+//! - `after-charge`: the order saga stops right after a charge step is recorded (an approved
+//!   order's: a new order is charged and dispatched in its first write, with no gap between);
 //! - `before-shipment`: the saga stops when a READY delivery order's shipment is due, before
 //!   it is scheduled (the sweep must schedule it, once);
 //! - `worker-fails:N`: a station worker fails the first N deliveries of every message;

@@ -134,9 +134,10 @@ pub fn load(store: &Store, id: &str) -> anyhow::Result<Option<Order>> {
     store.get(&key(id))
 }
 
-/// Stores a new order and announces its first steps, in one atomic step. Storing an order
-/// that is already there (a retry under the same id) changes nothing.
-pub fn create(store: &Store, order: &Order) -> anyhow::Result<()> {
+/// Stores a new order and announces its first steps, with `also` (what those steps write
+/// besides the order), in one atomic step. Storing an order that is already there (a retry
+/// under the same id) changes nothing: answers false.
+pub fn create(store: &Store, order: &Order, also: Vec<Also>) -> anyhow::Result<bool> {
     let (_, written) = store.update_also(
         &key(&order.id),
         Belief::Absent,
@@ -147,13 +148,14 @@ pub fn create(store: &Store, order: &Order) -> anyhow::Result<()> {
         |old, new| {
             let mut parts = notify::steps(new, &new.timeline)?;
             parts.push(index_part(old, new));
+            parts.extend(also.iter().map(Also::clone));
             Ok(parts)
         },
     )?;
     if written {
         log::steps(order, &order.timeline);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The stored order after a step, and what the step did; `None`: no such order.

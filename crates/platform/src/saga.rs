@@ -26,6 +26,63 @@ pub fn policy() -> anyhow::Result<Policy> {
 /// No saga needs more steps than this; the bound keeps a confused order from looping.
 const MAX_STEPS: usize = 12;
 
+/// Stores a new order already advanced by the steps it can take before anyone else sees it,
+/// all in its first write: approval requested for a large order; otherwise charged (the
+/// ledger) and dispatched (the placed events), which as steps of their own would cost three
+/// more writes. Whatever is left (a decline, a delivery's shipment) is `drive`'s. Returns the
+/// order as stored: the one already there if a retry under the same id stored it first.
+pub fn place(store: &Store, order: Order, policy: &Policy) -> anyhow::Result<Order> {
+    let now = clock::now_rfc3339();
+    let (order, also) = first_steps(order, policy, &now)?;
+    if orders::create(store, &order, also)? {
+        return Ok(order);
+    }
+    orders::load(store, &order.id)?.ok_or_else(|| anyhow::anyhow!("order {} vanished", order.id))
+}
+
+/// `order` (not stored yet) after the steps that need nothing but a write, and what those
+/// steps write besides the order.
+fn first_steps(mut order: Order, policy: &Policy, now: &str) -> anyhow::Result<(Order, Vec<Also>)> {
+    let mut also = Vec::new();
+    for _ in 0..MAX_STEPS {
+        match workflow::next_step(&order, policy, now) {
+            Step::RequestApproval => {
+                workflow::request_approval(&mut order, policy, now)
+                    .map_err(|e| anyhow::anyhow!("order {}: {e}", order.id))?;
+            }
+            Step::Charge => {
+                let Some(charge) = ledger::charging(&order, now)? else {
+                    break;
+                };
+                also.push(charge);
+                workflow::record_charge(&mut order, now);
+            }
+            Step::Dispatch => {
+                let (outbox, stations) = dispatch(&order, now);
+                also.extend(outbox);
+                workflow::record_dispatch(&mut order, &stations, now);
+            }
+            _ => break,
+        }
+    }
+    Ok((order, also))
+}
+
+/// The placed events of `order` as queue writes (an outbox kept with the order: a repeat
+/// has the same event ids), and the stations they go to, as the timeline names them.
+fn dispatch(order: &Order, now: &str) -> (Vec<Also>, String) {
+    let placed = events::placed_events(order, now, None);
+    let stations: Vec<&str> = placed
+        .iter()
+        .map(|e| e.type_.trim_end_matches("_order_placed"))
+        .collect();
+    let outbox = placed
+        .iter()
+        .map(|e| queue::sending(&e.type_, &[events::encode(e)]))
+        .collect();
+    (outbox, stations.join(", "))
+}
+
 /// Advances the order as far as it can go now; returns it as stored (None if unknown).
 pub fn drive(store: &Store, id: &str, policy: &Policy) -> anyhow::Result<Option<Order>> {
     drive_from(store, orders::load(store, id)?, policy)
@@ -90,22 +147,11 @@ fn perform(
         },
         Step::Dispatch => {
             // The placed events go onto the stations' queues in the write that records the
-            // dispatch: both or neither (an outbox kept with the order); a repeat has the
-            // same event ids.
-            let placed = events::placed_events(order, now, None);
-            let stations: Vec<&str> = placed
-                .iter()
-                .map(|e| e.type_.trim_end_matches("_order_placed"))
-                .collect();
-            let outbox = |_: &Order| {
-                Ok(placed
-                    .iter()
-                    .map(|e| queue::sending(&e.type_, &[events::encode(e)]))
-                    .collect())
-            };
+            // dispatch: both or neither.
+            let (outbox, stations) = dispatch(order, now);
             record_with(
-                &mut |o| Ok(workflow::record_dispatch(o, &stations.join(", "), now)),
-                &outbox,
+                &mut |o| Ok(workflow::record_dispatch(o, &stations, now)),
+                &|_| Ok(outbox.clone()),
             )
         }
         Step::ScheduleShipment => {

@@ -108,6 +108,7 @@ pub struct Swap {
 /// More to do in the same atomic step as a compare-and-swap's write (an outbox kept with the
 /// state): Lua that runs right after the write, on its own keys `K` and arguments `A` (Lua
 /// tables, from 1). `run` runs the same Lua on its own.
+#[derive(Clone)]
 pub struct Also {
     pub lua: &'static str,
     pub keys: Vec<String>,
