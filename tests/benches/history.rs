@@ -66,7 +66,8 @@ fn main() -> Result<()> {
         Err(_) => {
             test_support::build_wasm(COMPONENTS)?;
             for name in list("HISTORY_RUNTIMES", "spin-lite,3.6.3,4.0.2") {
-                match start(&name, &[("auto_fulfill", "false")]) {
+                let manifest = test_support::workspace_root().join("spin.toml");
+                match start(&name, &manifest, &[("auto_fulfill", "false")]) {
                     Ok(shop) => rows.extend(measure(&shop, &settings)),
                     Err(e) => rows.push(format!(
                         "| {} | - | did not start: {} |",

@@ -9,6 +9,11 @@
 //! - `PIPELINE_RUNTIMES` (default `spin-lite,3.6.3,4.0.2`): `spin-lite` (the project's host,
 //!   built here) and real Spin versions (unpacked by `../shared/spin/install.sh`), each on its
 //!   own fresh redis-server with `--variable auto_fulfill=true`;
+//! - `PIPELINE_MANIFESTS` (default: this checkout's `spin.toml`): `label=path` pairs, comma
+//!   separated, of Spin manifests (relative to this checkout's root) to measure on every runtime, rates interleaved (manifest A
+//!   then B at each rate): how a change is compared with the commit before it in one run, e.g.
+//!   `before=/tmp/before/spin.toml,after=spin.toml` with the other checkout's components built
+//!   (`cargo build --release --target wasm32-wasip2` there);
 //! - `PIPELINE_BASE_URL` and `PIPELINE_REDIS_URL` (both loopback, e.g. `http://127.0.0.1:3000`
 //!   and `redis://127.0.0.1:6379`): measure the shop already serving there instead (it is
 //!   restocked like the others, with the operator token in `PIPELINE_OPERATOR_TOKEN`).
@@ -27,10 +32,11 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use test_support::http;
+use test_support::{http, workspace_root};
 
 #[path = "shop.rs"]
 #[allow(dead_code)] // each benchmark uses a part of it
@@ -77,11 +83,9 @@ fn main() -> Result<()> {
         }
         (Err(_), Err(_)) => {
             test_support::build_wasm(COMPONENTS)?;
+            let manifests = manifests()?;
             for name in list("PIPELINE_RUNTIMES", "spin-lite,3.6.3,4.0.2") {
-                match start(&name, &[("auto_fulfill", "true")]) {
-                    Ok(shop) => rows.extend(measure(&shop, &rates, seconds)),
-                    Err(e) => rows.push(failed(&runtime_name(&name), "did not start", &e)),
-                }
+                rows.extend(measure_apps(&name, &manifests, &rates, seconds));
             }
         }
         _ => bail!("set both PIPELINE_BASE_URL and PIPELINE_REDIS_URL, or neither"),
@@ -100,24 +104,82 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// The manifests to measure, labelled (the label is empty for this checkout's alone).
+fn manifests() -> Result<Vec<(String, PathBuf)>> {
+    let Ok(given) = std::env::var("PIPELINE_MANIFESTS") else {
+        return Ok(vec![(String::new(), workspace_root().join("spin.toml"))]);
+    };
+    given
+        .split(',')
+        .map(|pair| {
+            let (label, path) = pair
+                .split_once('=')
+                .with_context(|| format!("PIPELINE_MANIFESTS: {pair:?} is not label=path"))?;
+            // cargo runs benchmarks in the package's folder: a relative path is the root's.
+            let path = workspace_root().join(path.trim());
+            if !path.is_file() {
+                bail!("PIPELINE_MANIFESTS: {} is not a file", path.display());
+            }
+            Ok((label.trim().to_owned(), path))
+        })
+        .collect()
+}
+
+/// Every rate on runtime `name`, for each manifest in turn at each rate (each on its own
+/// shop and Redis, started together so that they share the machine's state of the moment).
+fn measure_apps(
+    name: &str,
+    manifests: &[(String, PathBuf)],
+    rates: &[f64],
+    seconds: f64,
+) -> Vec<String> {
+    let mut shops = Vec::new();
+    let mut rows = Vec::new();
+    for (label, manifest) in manifests {
+        let title = match label.as_str() {
+            "" => runtime_name(name),
+            label => format!("{} ({label})", runtime_name(name)),
+        };
+        match start(name, manifest, &[("auto_fulfill", "true")]).and_then(|mut shop| {
+            shop.name.clone_from(&title);
+            let watch = prepare(&shop)?;
+            Ok((shop, watch))
+        }) {
+            Ok(ready) => shops.push(ready),
+            Err(e) => rows.push(failed(&title, "did not start", &e)),
+        }
+    }
+    for &rate in rates {
+        for (shop, watch) in &shops {
+            rows.push(run(shop, watch, rate, seconds));
+        }
+    }
+    rows
+}
+
 /// Every rate on `shop`: one table row each, or one row saying why none could run.
 fn measure(shop: &Shop, rates: &[f64], seconds: f64) -> Vec<String> {
-    let watch = shop
-        .redis
-        .context("no Redis to watch for READY")
-        .and_then(ReadyWatch::subscribe)
-        .and_then(|w| restock(shop).map(|()| w));
-    let watch = match watch {
+    let watch = match prepare(shop) {
         Ok(watch) => watch,
         Err(e) => return vec![failed(&shop.name, "not measured", &e)],
     };
-    // A few orders first, so that no rate pays for first connections and first instances.
-    eprintln!("pipeline: {}: warming up", shop.name);
-    run(shop, &watch, 20.0, 1.0);
     rates
         .iter()
         .map(|&rate| run(shop, &watch, rate, seconds))
         .collect()
+}
+
+/// Watches `shop`'s READY messages, restocks it and warms it up.
+fn prepare(shop: &Shop) -> Result<ReadyWatch> {
+    let watch = shop
+        .redis
+        .context("no Redis to watch for READY")
+        .and_then(ReadyWatch::subscribe)?;
+    restock(shop)?;
+    // A few orders first, so that no rate pays for first connections and first instances.
+    eprintln!("pipeline: {}: warming up", shop.name);
+    run(shop, &watch, 20.0, 1.0);
+    Ok(watch)
 }
 
 /// A row for a shop that could not be measured.

@@ -4,7 +4,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use test_support::{http, workspace_root, Host, Ready, Redis, Runtime};
 
@@ -43,9 +43,9 @@ pub struct Shop {
     pub _processes: Option<(Host, Redis)>,
 }
 
-/// Starts the shop on `name` ("spin-lite" or a Spin version) and its own redis-server, with
-/// these application variables.
-pub fn start(name: &str, variables: &[(&str, &str)]) -> Result<Shop> {
+/// Starts the shop of `manifest` on `name` ("spin-lite" or a Spin version) and its own
+/// redis-server, with these application variables.
+pub fn start(name: &str, manifest: &Path, variables: &[(&str, &str)]) -> Result<Shop> {
     let runtime = if name == "spin-lite" {
         // The build's panic message says what failed; this row just says that it did.
         Runtime::SpinLite(
@@ -67,8 +67,7 @@ pub fn start(name: &str, variables: &[(&str, &str)]) -> Result<Shop> {
     for (k, v) in credentials.into_iter().chain(given) {
         args.extend(["--variable".to_owned(), format!("{k}={v}")]);
     }
-    let manifest = workspace_root().join("spin.toml");
-    let host = Host::start_on(&runtime, &manifest, &args, &[], Ready::Http)?;
+    let host = Host::start_on(&runtime, manifest, &args, &[], Ready::Http)?;
     Ok(Shop {
         name: runtime.name(),
         base: host.url(""),

@@ -34,6 +34,11 @@ pub fn new() -> Result<Engine> {
         // Guests check the epoch at loop heads and calls: how a deadline stops a loop.
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // For `perf`: SPIN_LITE_PROFILE=perfmap names the guests' compiled functions in
+    // /tmp/perf-<pid>.map, so a profile shows where a request's time goes inside them.
+    if std::env::var("SPIN_LITE_PROFILE").as_deref() == Ok("perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config)
         .map_err(anyhow::Error::from)
         .context("cannot create the wasmtime engine")?;
