@@ -20,4 +20,6 @@ pub mod shipping;
 pub mod stations;
 pub mod stock;
 pub mod store;
+#[cfg(test)]
+mod test_redis;
 pub mod web;

@@ -30,14 +30,19 @@ fn order_key(order_id: &str) -> String {
 
 /// Runs right after an order is written (`store::Also`): K[1] the sequence, K[2] the order's
 /// list; A[1] the retention in seconds, A[2] the channel, then one feed entry and its
-/// notification event per step. Stores each entry under the next number and publishes its
-/// event.
-const RECORD: &str = "for i = 3, #A, 2 do \
-local seq = redis.call('INCR', K[1]) \
-redis.call('SET', string.format('notification:%012d', seq), A[i], 'EX', A[1]) \
-redis.call('RPUSH', K[2], seq) \
-redis.call('PUBLISH', A[2], A[i + 1]) end \
-if #A >= 3 then redis.call('EXPIRE', K[2], A[1]) end";
+/// notification event per step. Takes the steps' numbers in one INCRBY and lists them in one
+/// RPUSH (an order's write usually has two or three steps), stores each entry under its
+/// number, then publishes the events in order.
+const RECORD: &str = "local n = (#A - 2) / 2 \
+if n >= 1 then \
+  local first = redis.call('INCRBY', K[1], n) - n \
+  local numbers = {} \
+  for j = 1, n do \
+    numbers[j] = first + j \
+    redis.call('SET', string.format('notification:%012d', first + j), A[1 + 2 * j], 'EX', A[1]) end \
+  redis.call('RPUSH', K[2], unpack(numbers)) \
+  redis.call('EXPIRE', K[2], A[1]) \
+  for j = 1, n do redis.call('PUBLISH', A[2], A[2 + 2 * j]) end end";
 
 /// What records and publishes `entries` of `order` in the same atomic step as the order's
 /// write: a step is on the order's timeline exactly when it is in the feed.
@@ -160,4 +165,53 @@ fn numbers(replies: &[Reply]) -> Vec<u64> {
             Reply::Nil => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_redis::Server;
+
+    /// RECORD's arguments for `steps` (entry, event) with a retention of 60 s.
+    fn record(order_id: &str, steps: &[(&str, &str)]) -> Also {
+        let mut args = vec!["60".to_owned(), "notifications".to_owned()];
+        for (entry, event) in steps {
+            args.extend([entry.to_string(), event.to_string()]);
+        }
+        Also {
+            lua: RECORD,
+            keys: vec![SEQUENCE.to_owned(), order_key(order_id)],
+            args,
+        }
+    }
+
+    #[test]
+    fn steps_are_numbered_in_order_stored_listed_and_published_once_each() {
+        let redis = Server::start();
+        redis.cli(&["SET", SEQUENCE, "7"]).unwrap();
+        let heard = redis.subscribe("notifications");
+        let run = |also: Also| redis.eval(&also.script(), &also.keys, &also.args).unwrap();
+        run(record("o1", &[("e1", "n1"), ("e2", "n2"), ("e3", "n3")]));
+        run(record("o2", &[("e4", "n4")]));
+        run(record("o1", &[]));
+
+        assert_eq!(redis.cli(&["GET", SEQUENCE]).unwrap(), "11");
+        let stored: Vec<String> = (8..=11)
+            .map(|n| redis.cli(&["GET", &key(n)]).unwrap())
+            .collect();
+        assert_eq!(stored, ["e1", "e2", "e3", "e4"]);
+        assert_eq!(
+            redis.cli(&["LRANGE", &order_key("o1"), "0", "-1"]).unwrap(),
+            "8\n9\n10"
+        );
+        assert_eq!(
+            redis.cli(&["LRANGE", &order_key("o2"), "0", "-1"]).unwrap(),
+            "11"
+        );
+        for expiring in [key(8), key(11), order_key("o1")] {
+            let ttl: i64 = redis.cli(&["TTL", &expiring]).unwrap().parse().unwrap();
+            assert!((1..=60).contains(&ttl), "{expiring} expires in {ttl} s");
+        }
+        assert_eq!(heard.heard(), ["n1", "n2", "n3", "n4"]);
+    }
 }

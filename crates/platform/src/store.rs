@@ -118,9 +118,13 @@ pub struct Also {
 impl Also {
     /// Runs this on its own, as one atomic script.
     pub fn run(&self, redis: &Redis) -> anyhow::Result<()> {
-        let script = format!("local K, A = KEYS, ARGV {} return 1", self.lua);
-        redis.eval(&script, &self.keys, &self.args)?;
+        redis.eval(&self.script(), &self.keys, &self.args)?;
         Ok(())
+    }
+
+    /// The script that runs this on its own.
+    pub fn script(&self) -> String {
+        format!("local K, A = KEYS, ARGV {} return 1", self.lua)
     }
 }
 
@@ -358,71 +362,10 @@ fn glob_escape(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::{Child, Command};
+    use crate::test_redis::Server;
 
     const PUSH: &str = "redis.call('RPUSH', K[1], A[1])";
     const MARK: &str = "redis.call('SET', K[1], A[1])";
-
-    /// A real redis-server on a Unix socket of its own, stopped when dropped.
-    struct Server {
-        child: Child,
-        socket: std::path::PathBuf,
-    }
-
-    impl Server {
-        fn start() -> Server {
-            let dir = std::env::temp_dir().join(format!("store-test-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let socket = dir.join("redis.sock");
-            let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    "0",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--unixsocket",
-                ])
-                .arg(&socket)
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("redis-server (Debian package redis-server) runs");
-            let server = Server { child, socket };
-            for _ in 0..100 {
-                if server.cli(&["PING"]).is_ok_and(|out| out == "PONG") {
-                    return server;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            panic!("redis-server did not answer on {:?}", server.socket);
-        }
-
-        fn cli<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Result<String, String> {
-            let out = Command::new("redis-cli")
-                .arg("-s")
-                .arg(&self.socket)
-                .args(args)
-                .output()
-                .map_err(|e| e.to_string())?;
-            let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            if out.status.success() && !text.starts_with("ERR") {
-                Ok(text)
-            } else {
-                Err(format!("{text} {}", String::from_utf8_lossy(&out.stderr)))
-            }
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            if let Some(dir) = self.socket.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
 
     fn part(lua: &'static str, key: &str, arg: &str) -> Also {
         Also {
@@ -461,10 +404,7 @@ mod tests {
             },
         ];
         let (script, keys, args) = swap_call(&swaps);
-        let mut call = vec!["EVAL".to_owned(), script, keys.len().to_string()];
-        call.extend(keys);
-        call.extend(args);
-        assert_eq!(redis.cli(&call).unwrap(), "1\n0\n1");
+        assert_eq!(redis.eval(&script, &keys, &args).unwrap(), "1\n0\n1");
         assert_eq!(redis.cli(&["GET", "a"]).unwrap(), "new");
         assert_eq!(redis.cli(&["GET", "b"]).unwrap(), "changed");
         assert_eq!(redis.cli(&["GET", "c"]).unwrap(), "fresh");
