@@ -65,8 +65,8 @@ fn main() -> Result<()> {
         }
         Err(_) => {
             test_support::build_wasm(COMPONENTS)?;
+            let manifest = test_support::workspace_root().join("spin.toml");
             for name in list("HISTORY_RUNTIMES", "spin-lite,3.6.3,4.0.2") {
-                let manifest = test_support::workspace_root().join("spin.toml");
                 match start(&name, &manifest, &[("auto_fulfill", "false")]) {
                     Ok(shop) => rows.extend(measure(&shop, &settings)),
                     Err(e) => rows.push(format!(

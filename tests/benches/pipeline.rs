@@ -10,10 +10,11 @@
 //!   built here) and real Spin versions (unpacked by `../shared/spin/install.sh`), each on its
 //!   own fresh redis-server with `--variable auto_fulfill=true`;
 //! - `PIPELINE_MANIFESTS` (default: this checkout's `spin.toml`): `label=path` pairs, comma
-//!   separated, of Spin manifests (relative to this checkout's root) to measure on every runtime, rates interleaved (manifest A
-//!   then B at each rate): how a change is compared with the commit before it in one run, e.g.
-//!   `before=/tmp/before/spin.toml,after=spin.toml` with the other checkout's components built
-//!   (`cargo build --release --target wasm32-wasip2` there);
+//!   separated, of Spin manifests (a relative path is from this checkout's root) to measure
+//!   on every runtime, rates interleaved (manifest A then B at each rate): how a change is
+//!   compared with the commit before it in one run, e.g. `before=/tmp/before/spin.toml,
+//!   after=spin.toml` with the other checkout's components built (`cargo build --release
+//!   --target wasm32-wasip2` there);
 //! - `PIPELINE_BASE_URL` and `PIPELINE_REDIS_URL` (both loopback, e.g. `http://127.0.0.1:3000`
 //!   and `redis://127.0.0.1:6379`): measure the shop already serving there instead (it is
 //!   restocked like the others, with the operator token in `PIPELINE_OPERATOR_TOKEN`).
