@@ -141,14 +141,6 @@ pub fn entries(replies: &[Reply], field_count: usize) -> Result<Vec<Entry>, Stri
     Ok(out)
 }
 
-/// Entries of an XREADGROUP reply for one stream: `[stream, id, f, v, ...]`, or `[nil]`.
-pub fn read_group(replies: &[Reply], field_count: usize) -> Result<Vec<Entry>, String> {
-    match replies.split_first() {
-        None | Some((Reply::Nil, _)) => Ok(Vec::new()),
-        Some((_stream, tail)) => entries(tail, field_count),
-    }
-}
-
 /// One message delivered and not acknowledged (an XPENDING detail line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
@@ -182,16 +174,83 @@ pub fn pending(replies: &[Reply]) -> Result<Vec<Pending>, String> {
         .collect()
 }
 
-/// The `id` of an event envelope, if the payload has a usable one (printable, at most 128
-/// bytes), for deduplication by event id.
-pub fn event_id(payload: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        id: String,
+/// A message a drain took that was not finished before (Redis checked its event id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fresh {
+    pub entry_id: String,
+    /// Its `event` field; `None` for an entry without one.
+    pub event: Option<String>,
+    /// The envelope's `id`, if usable for deduplication.
+    pub event_id: Option<String>,
+}
+
+/// What one read of a drain answered.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DrainRead {
+    /// Delivered earlier, not acknowledged, idle past the asked time (first read only).
+    pub due: Vec<Pending>,
+    /// Nothing new was left: the drain is over.
+    pub ended: bool,
+    /// Read, but finished before: acknowledged without a handler.
+    pub duplicates: usize,
+    pub fresh: Vec<Fresh>,
+}
+
+/// A drain's read, flattened: the count of pending rows and the rows (as `pending`), 1 if the
+/// read found nothing new, the count of duplicates, then `fresh_entries`.
+pub fn drain_read(replies: &[Reply]) -> Result<DrainRead, String> {
+    let (rows, rest) = count(replies, "pending rows")?;
+    let (due, rest) = rest
+        .split_at_checked(rows * 4)
+        .ok_or("a drain's read: its pending rows are cut short")?;
+    let (ended, rest) = count(rest, "end flag")?;
+    let (duplicates, rest) = count(rest, "duplicates")?;
+    Ok(DrainRead {
+        due: pending(due)?,
+        ended: ended == 1,
+        duplicates,
+        fresh: fresh_entries(rest)?,
+    })
+}
+
+/// Triples of entry id, event (nil if none) and event id ('' if none).
+pub fn fresh_entries(replies: &[Reply]) -> Result<Vec<Fresh>, String> {
+    if replies.len() % 3 != 0 {
+        return Err(format!(
+            "a drain's read: {} values are not a list of (entry, event, id)",
+            replies.len()
+        ));
     }
-    let id = serde_json::from_str::<Envelope>(payload).ok()?.id;
-    let usable = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
-    usable.then_some(id)
+    replies
+        .chunks(3)
+        .map(|row| {
+            let entry_id = row[0]
+                .text()
+                .ok_or("a drain's read: an entry id is not text")?;
+            let event = match &row[1] {
+                Reply::Nil => None,
+                other => Some(other.text().ok_or("an event is not text")?.to_owned()),
+            };
+            let event_id = row[2].text().filter(|id| !id.is_empty()).map(str::to_owned);
+            Ok(Fresh {
+                entry_id: entry_id.to_owned(),
+                event,
+                event_id,
+            })
+        })
+        .collect()
+}
+
+/// A leading count, and what follows it.
+pub fn count<'a>(replies: &'a [Reply], what: &str) -> Result<(usize, &'a [Reply]), String> {
+    let (first, rest) = replies
+        .split_first()
+        .ok_or_else(|| format!("a reply ends before its {what}"))?;
+    let n = first
+        .int()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| format!("{first:?} is not a count of {what}"))?;
+    Ok((n, rest))
 }
 
 /// True for a Redis stream entry id (`<milliseconds>-<sequence>`, each part a u64), so an id
@@ -264,14 +323,49 @@ mod tests {
         assert!(entries(&[t("1-0"), t("event")], 1).is_err());
         assert!(entries(&[Reply::Int(3)], 1).is_err());
         assert!(pending(&[t("1-0"), t("c"), Reply::Int(5)]).is_err());
+        assert!(drain_read(&[]).is_err());
+        assert!(drain_read(&[t("x")]).is_err());
+        assert!(drain_read(&[Reply::Int(1), t("1-0"), t("c"), Reply::Int(5)]).is_err());
+        assert!(drain_read(&[Reply::Int(0), Reply::Int(0)]).is_err());
+        assert!(drain_read(&[Reply::Int(0), Reply::Int(0), Reply::Int(0), t("1-0")]).is_err());
     }
 
     #[test]
-    fn read_group_skips_the_stream_name_and_handles_nothing_new() {
-        assert!(read_group(&[Reply::Nil], 1).unwrap().is_empty());
-        assert!(read_group(&[], 1).unwrap().is_empty());
-        let got = read_group(&[t("events:x"), t("5-0"), t("event"), t("{}")], 1).unwrap();
-        assert_eq!(got[0].id, "5-0");
+    fn reads_a_drains_read() {
+        let reply = [
+            Reply::Int(1),
+            t("1-0"),
+            t("worker"),
+            Reply::Int(2500),
+            Reply::Int(1),
+            Reply::Int(0),
+            Reply::Int(2),
+            t("5-0"),
+            t("{}"),
+            t("e-5"),
+            t("6-0"),
+            Reply::Nil,
+            t(""),
+        ];
+        let read = drain_read(&reply).unwrap();
+        assert_eq!(read.due.len(), 1);
+        assert!(!read.ended);
+        assert_eq!(read.duplicates, 2);
+        assert_eq!(
+            read.fresh,
+            [
+                Fresh {
+                    entry_id: "5-0".into(),
+                    event: Some("{}".into()),
+                    event_id: Some("e-5".into())
+                },
+                Fresh {
+                    entry_id: "6-0".into(),
+                    event: None,
+                    event_id: None
+                }
+            ]
+        );
     }
 
     #[test]
@@ -285,24 +379,6 @@ mod tests {
                 deliveries: 2
             }]
         );
-    }
-
-    #[test]
-    fn event_ids_come_from_the_envelope() {
-        assert_eq!(
-            event_id(r#"{"id":"e-1","type":"x"}"#).as_deref(),
-            Some("e-1")
-        );
-        for bad in [
-            "",
-            "{",
-            "[]",
-            r#"{"id":7}"#,
-            r#"{"id":""}"#,
-            r#"{"id":"a b"}"#,
-        ] {
-            assert_eq!(event_id(bad), None, "{bad}");
-        }
     }
 
     #[test]

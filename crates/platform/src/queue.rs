@@ -23,7 +23,7 @@
 use crate::redis::Redis;
 use crate::store::Also;
 use anyhow::Context;
-use domain::delivery::{self, Entry, Reply, RetryPolicy};
+use domain::delivery::{self, DrainRead, Fresh, Reply, RetryPolicy};
 use domain::{clock, DeadLetter, QueueDepth};
 
 const GROUP: &str = "workers";
@@ -44,14 +44,72 @@ const BATCH: usize = 100;
 // between acknowledging and deleting, or between parking and acknowledging, would otherwise
 // leave a finished event behind (counted as waiting) or park it twice.
 
-/// Acknowledges and deletes entries of stream KEYS[1] for group ARGV[1]: ARGV[3..] are pairs
-/// of entry id and the key remembering its event id ('' for none), set for ARGV[2] seconds
-/// first.
-const ACK: &str = "for i = 3, #ARGV, 2 do \
-if ARGV[i + 1] ~= '' then redis.call('SET', ARGV[i + 1], '1', 'EX', ARGV[2]) end \
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) \
-redis.call('XDEL', KEYS[1], ARGV[i]) end \
-return 1";
+/// Lua shared by the scripts that acknowledge (`ack(key, group, prefix, seconds, from)`:
+/// ARGV[from..] are pairs of entry id and event id, '' for none; each event id is remembered
+/// under `prefix..id` for `seconds`, then the entry acknowledged and deleted) and that take
+/// entries (`take(out, key, group, prefix, id, fields)`: an entry whose event was finished
+/// before is acknowledged and deleted, answering 1; any other is appended to `out` as entry
+/// id, event (false if none) and event id ('' if none), answering 0). The event id is the
+/// envelope's `id` if it is 1-128 printable ASCII characters.
+macro_rules! lua_entries {
+    () => {
+        "local function ack(key, group, prefix, seconds, from) \
+for i = from, #ARGV, 2 do \
+if ARGV[i + 1] ~= '' then redis.call('SET', prefix .. ARGV[i + 1], '1', 'EX', seconds) end \
+redis.call('XACK', key, group, ARGV[i]) redis.call('XDEL', key, ARGV[i]) end end \
+local function take(out, key, group, prefix, id, fields) \
+local event, eid = false, '' \
+if fields then for j = 1, #fields, 2 do if fields[j] == 'event' then event = fields[j + 1] end end end \
+if event then local ok, e = pcall(cjson.decode, event) \
+if ok and type(e) == 'table' and type(e.id) == 'string' and #e.id <= 128 \
+and not e.id:find('[^!-~]') then eid = e.id end end \
+if eid ~= '' and redis.call('EXISTS', prefix .. eid) == 1 then \
+redis.call('XACK', key, group, id) redis.call('XDEL', key, id) return 1 end \
+out[#out + 1] = id out[#out + 1] = event out[#out + 1] = eid return 0 end "
+    };
+}
+
+/// Acknowledges entries of stream KEYS[1] for group ARGV[1], remembering their event ids
+/// under prefix ARGV[2] for ARGV[3] seconds (ARGV[4..]: see `ack`).
+const ACK: &str = concat!(
+    lua_entries!(),
+    "ack(KEYS[1], ARGV[1], ARGV[2], ARGV[3], 4) return 1"
+);
+
+/// One read of a drain of stream KEYS[1] (group ARGV[1], consumer ARGV[2], event ids
+/// remembered under prefix ARGV[3] for ARGV[4] s). First it acknowledges what the drain
+/// finished since its last read (ARGV[8..], see `ack`); on the drain's first read (ARGV[6]
+/// not '') it answers XPENDING: up to ARGV[7] entries idle for ARGV[6] ms or more; then it
+/// takes up to ARGV[5] new entries. If there are none the drain is over, and in the same
+/// step bell KEYS[2] stops ringing, so whatever is sent from then on rings a new bell (and
+/// what was sent before it is read by this drain). Answers {count of pending rows, the rows,
+/// 1 if over, duplicates, taken entries}.
+const READ: &str = concat!(
+    lua_entries!(),
+    "ack(KEYS[1], ARGV[1], ARGV[3], ARGV[4], 8) \
+local due = {} \
+if ARGV[6] ~= '' then \
+due = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[6], '-', '+', ARGV[7]) end \
+local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[5], \
+'STREAMS', KEYS[1], '>') \
+local fresh, duplicates, over = {}, 0, 1 \
+if read then over = 0 \
+for _, e in ipairs(read[1][2]) do \
+duplicates = duplicates + take(fresh, KEYS[1], ARGV[1], ARGV[3], e[1], e[2]) end \
+else redis.call('DEL', KEYS[2]) end \
+return {#due, due, over, duplicates, fresh}"
+);
+
+/// Claims entry ARGV[5] of stream KEYS[1] for group ARGV[1], consumer ARGV[2], if idle for
+/// ARGV[4] ms or more, and takes it (event ids under prefix ARGV[3]). Answers {duplicates,
+/// taken entries}: {0} if another worker claimed it first or it is gone.
+const CLAIM: &str = concat!(
+    lua_entries!(),
+    "local fresh, duplicates = {}, 0 \
+for _, e in ipairs(redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], ARGV[5])) do \
+duplicates = duplicates + take(fresh, KEYS[1], ARGV[1], ARGV[3], e[1], e[2]) end \
+return {duplicates, fresh}"
+);
 
 /// Appends a dead letter (fields ARGV[3..]) to KEYS[2], then acknowledges and deletes entry
 /// ARGV[2] of stream KEYS[1] for group ARGV[1].
@@ -82,11 +140,6 @@ pub fn sending(channel: &str, payloads: &[String]) -> Also {
     }
 }
 
-/// Deletes bell KEYS[2], then answers XPENDING of stream KEYS[1] for group ARGV[1]: up to
-/// ARGV[3] entries idle for ARGV[2] ms or more.
-const START: &str = "redis.call('DEL', KEYS[2]) \
-return redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[2], '-', '+', ARGV[3])";
-
 /// How long a doorbell counts as ringing if no drain starts (a bell nobody heard).
 const BELL_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -95,6 +148,11 @@ const BELL_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// the workers, which Spin runs one message at a time, most of their doorbells).
 fn bell(channel: &str) -> String {
     format!("events:bell:{channel}")
+}
+
+/// Where the id of an event finished on `channel` is remembered (for a week).
+fn done_prefix(channel: &str) -> String {
+    format!("events:done:{channel}:")
 }
 
 /// The stream that keeps `channel`'s events until they are acknowledged.
@@ -202,19 +260,39 @@ impl Queue {
 
     /// Hands due redeliveries, then new messages, of `channel` to `handler`, a batch at a
     /// time (in stream order); `handler` answers for each delivery of the batch, in order.
+    /// The channel's bell rings until a read finds nothing more, so what is sent meanwhile is
+    /// read by this drain and needs no bell (and no drain) of its own.
     pub fn drain(
         &self,
         channel: &str,
         policy: &RetryPolicy,
         mut handler: impl FnMut(&[Delivery]) -> Vec<Result<(), Failure>>,
     ) -> anyhow::Result<Drained> {
-        let key = stream(channel);
+        let drained = self.drain_rung(channel, policy, &mut handler);
+        if drained.is_err() {
+            // Let the next event ring at once rather than when the bell expires.
+            let _ = self.exec("DEL", &[&bell(channel)]);
+        }
+        drained
+    }
+
+    fn drain_rung(
+        &self,
+        channel: &str,
+        policy: &RetryPolicy,
+        handler: &mut impl FnMut(&[Delivery]) -> Vec<Result<(), Failure>>,
+    ) -> anyhow::Result<Drained> {
         let mut done = Drained::default();
-        let mut redelivered = Vec::new();
-        for due in self.due(channel, policy)? {
+        // What the drain finished and has not acknowledged yet: the next read does it.
+        let mut finished = Vec::new();
+        let mut read = self.first_read(channel, policy)?;
+        let mut batch = Vec::new();
+        for due in std::mem::take(&mut read.due) {
             // Claiming re-checks the idle time, so of two workers only one gets it.
             let wait = policy.wait_after(due.deliveries);
-            let Some(entry) = self.claim(&key, &due.id, wait)? else {
+            let (duplicates, claimed) = self.claim(channel, &due.id, wait)?;
+            done.duplicates += duplicates;
+            let Some(entry) = claimed else {
                 continue;
             };
             if policy.exhausted(due.deliveries) {
@@ -226,145 +304,145 @@ impl Queue {
                 done.dead_lettered += 1;
                 continue;
             }
-            redelivered.push((entry, due.deliveries + 1));
+            batch.push((entry, due.deliveries + 1));
         }
-        self.deliver(channel, redelivered, policy, &mut handler, &mut done)?;
-        let mut read_to_end = false;
-        while done.total() < MAX_PER_DRAIN {
-            let count = BATCH.to_string();
-            let reply = self.exec(
-                "XREADGROUP",
-                &[
-                    "GROUP", GROUP, CONSUMER, "COUNT", &count, "STREAMS", &key, ">",
-                ],
-            )?;
-            let entries = delivery::read_group(&reply, 1).map_err(anyhow::Error::msg)?;
-            let last = entries.len() < BATCH;
-            let batch = entries.into_iter().map(|e| (e, 1)).collect();
-            self.deliver(channel, batch, policy, &mut handler, &mut done)?;
-            // The stream is read to its end: what is sent from now on rings a new bell.
-            if last {
-                read_to_end = true;
+        loop {
+            done.duplicates += read.duplicates;
+            batch.extend(read.fresh.into_iter().map(|entry| (entry, 1)));
+            self.deliver(channel, batch, policy, handler, &mut done, &mut finished)?;
+            batch = Vec::new();
+            if read.ended {
                 break;
             }
+            if done.total() >= MAX_PER_DRAIN {
+                // The bell still rings; ring it again so the rest follows at once.
+                self.ack(channel, &finished)?;
+                self.ring(channel)?;
+                return Ok(done);
+            }
+            read = self.read(channel, &std::mem::take(&mut finished), None)?;
         }
-        if !read_to_end {
-            self.ring(channel)?;
-        }
+        self.ack(channel, &finished)?;
         Ok(done)
     }
 
-    /// Messages delivered, not acknowledged, and idle for at least their backoff.
-    /// Starts a drain of `channel`: stops its bell ringing (from here on, whatever is sent
-    /// is read by this drain or rings a new bell) and answers the messages delivered, not
-    /// acknowledged, and idle for at least their backoff.
-    fn due(&self, channel: &str, policy: &RetryPolicy) -> anyhow::Result<Vec<delivery::Pending>> {
-        let key = stream(channel);
-        let min_idle = policy.backoff.as_millis().to_string();
-        let start = || {
-            self.redis
-                .eval(START, &[&key, &bell(channel)], &[GROUP, &min_idle, "100"])
-        };
-        let reply = match start() {
-            Ok(reply) => reply,
+    /// A drain's first read, with the messages delivered, not acknowledged and idle for at
+    /// least their backoff.
+    fn first_read(&self, channel: &str, policy: &RetryPolicy) -> anyhow::Result<DrainRead> {
+        let mut read = match self.read(channel, &[], Some(policy.backoff)) {
+            Ok(read) => read,
             // Most likely the group does not exist yet: create it (reading from the start,
-            // so nothing sent before is missed) and ask again.
+            // so nothing sent before is missed) and read again.
             Err(_) => {
+                let key = stream(channel);
                 let _ = self.exec("XGROUP", &["CREATE", &key, GROUP, "0", "MKSTREAM"]);
-                start()?
+                self.read(channel, &[], Some(policy.backoff))?
             }
         };
-        let mut due = delivery::pending(&reply).map_err(anyhow::Error::msg)?;
-        due.retain(|p| p.idle >= policy.wait_after(p.deliveries));
-        Ok(due)
+        read.due
+            .retain(|p| p.idle >= policy.wait_after(p.deliveries));
+        Ok(read)
     }
 
+    /// One `READ`, acknowledging `finished` first; with `due_after`, it also answers the
+    /// pending messages idle at least that long.
+    fn read(
+        &self,
+        channel: &str,
+        finished: &[(String, String)],
+        due_after: Option<std::time::Duration>,
+    ) -> anyhow::Result<DrainRead> {
+        let due_after = due_after.map_or(String::new(), |d| d.as_millis().to_string());
+        let mut args = vec![
+            GROUP.to_owned(),
+            CONSUMER.to_owned(),
+            done_prefix(channel),
+            REMEMBER_SECONDS.to_owned(),
+            BATCH.to_string(),
+            due_after,
+            "100".to_owned(),
+        ];
+        args.extend(
+            finished
+                .iter()
+                .flat_map(|(entry, event)| [entry.clone(), event.clone()]),
+        );
+        let reply = self
+            .redis
+            .eval(READ, &[stream(channel), bell(channel)], &args)?;
+        delivery::drain_read(&reply).map_err(anyhow::Error::msg)
+    }
+
+    /// Claims pending entry `id` if idle for `min_idle`: the count of duplicates (0 or 1)
+    /// and the entry, if it was claimed and not finished before.
     fn claim(
         &self,
-        key: &str,
+        channel: &str,
         id: &str,
         min_idle: std::time::Duration,
-    ) -> anyhow::Result<Option<Entry>> {
+    ) -> anyhow::Result<(usize, Option<Fresh>)> {
         let min_idle = min_idle.as_millis().to_string();
-        let reply = self.exec("XCLAIM", &[key, GROUP, CONSUMER, &min_idle, id])?;
-        Ok(delivery::entries(&reply, 1)
-            .map_err(anyhow::Error::msg)?
-            .into_iter()
-            .next())
+        let prefix = done_prefix(channel);
+        let reply = self.redis.eval(
+            CLAIM,
+            &[stream(channel)],
+            &[GROUP, CONSUMER, &prefix, &min_idle, id],
+        )?;
+        let (duplicates, rest) =
+            delivery::count(&reply, "duplicates").map_err(anyhow::Error::msg)?;
+        let claimed = delivery::fresh_entries(rest).map_err(anyhow::Error::msg)?;
+        Ok((duplicates, claimed.into_iter().next()))
     }
 
-    /// Hands one batch of (entry, attempt) to `handler`, skipping events already finished,
-    /// then acknowledges what is done in one step.
+    /// Hands one batch of (entry, attempt) to `handler`; what it finished goes onto `finished`
+    /// as (entry id, event id or '') for the next acknowledgement.
     fn deliver(
         &self,
         channel: &str,
-        batch: Vec<(Entry, u32)>,
+        batch: Vec<(Fresh, u32)>,
         policy: &RetryPolicy,
         handler: &mut impl FnMut(&[Delivery]) -> Vec<Result<(), Failure>>,
         done: &mut Drained,
+        finished: &mut Vec<(String, String)>,
     ) -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // Where each event's id is remembered once it is finished.
-        let seen: Vec<Option<String>> = batch
-            .iter()
-            .map(|(e, _)| {
-                let id = delivery::event_id(e.field("event")?)?;
-                Some(format!("events:done:{channel}:{id}"))
-            })
-            .collect();
-        let lookups: Vec<&str> = seen.iter().flatten().map(String::as_str).collect();
-        let mut finished = if lookups.is_empty() {
-            Vec::new()
-        } else {
-            self.exec("MGET", &lookups)?
-        }
-        .into_iter();
-        let mut acks: Vec<(String, Option<String>)> = Vec::new();
-        let mut fresh = Vec::new();
-        for ((entry, attempt), seen) in batch.into_iter().zip(seen) {
-            let already = seen.is_some() && matches!(finished.next(), Some(Reply::Text(_)));
-            if entry.field("event").is_none() {
+        let mut ready = Vec::new();
+        for (entry, attempt) in batch {
+            if entry.event.is_none() {
                 let why = "the stream entry has no `event` field";
                 self.park(channel, &entry, attempt, why)?;
                 done.dead_lettered += 1;
-            } else if already {
-                acks.push((entry.id, None));
-                done.duplicates += 1;
             } else {
-                fresh.push((entry, attempt, seen));
+                ready.push((entry, attempt));
             }
         }
-        let deliveries: Vec<Delivery> = fresh
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let deliveries: Vec<Delivery> = ready
             .iter()
-            .map(|(entry, attempt, _)| Delivery {
+            .map(|(entry, attempt)| Delivery {
                 channel,
-                payload: entry.field("event").unwrap_or_default(),
+                payload: entry.event.as_deref().unwrap_or_default(),
                 attempt: *attempt,
             })
             .collect();
-        let outcomes = if deliveries.is_empty() {
-            Vec::new()
-        } else {
-            handler(&deliveries)
-        };
+        let outcomes = handler(&deliveries);
         anyhow::ensure!(
             outcomes.len() == deliveries.len(),
             "a handler answered {} of {} deliveries",
             outcomes.len(),
             deliveries.len()
         );
-        for ((entry, attempt, seen), outcome) in fresh.into_iter().zip(outcomes) {
+        for ((entry, attempt), outcome) in ready.into_iter().zip(outcomes) {
             match outcome {
                 Ok(()) => {
-                    acks.push((entry.id, seen));
+                    finished.push((entry.entry_id, entry.event_id.unwrap_or_default()));
                     done.handled += 1;
                 }
                 Err(Failure::Retry(e)) if !policy.exhausted(attempt) => {
                     crate::log::note(format!(
                         "events: {channel} {}: attempt {attempt} of {} failed: {e:#}; next try in {:?} or later",
-                        entry.id,
+                        entry.entry_id,
                         policy.max_attempts,
                         policy.wait_after(attempt)
                     ));
@@ -380,27 +458,32 @@ impl Queue {
                 }
             }
         }
-        self.ack(&stream(channel), &acks)
+        Ok(())
     }
 
-    /// Acknowledges and deletes entries (so the stream holds only unfinished work), each
-    /// after remembering its event id under its `seen` key, if given.
-    fn ack(&self, key: &str, entries: &[(String, Option<String>)]) -> anyhow::Result<()> {
-        if entries.is_empty() {
+    /// Acknowledges and deletes `finished` entries (so the stream holds only unfinished
+    /// work), each after remembering its event id, if it has one.
+    fn ack(&self, channel: &str, finished: &[(String, String)]) -> anyhow::Result<()> {
+        if finished.is_empty() {
             return Ok(());
         }
-        let mut args = vec![GROUP.to_owned(), REMEMBER_SECONDS.to_owned()];
-        for (id, seen) in entries {
-            args.push(id.clone());
-            args.push(seen.clone().unwrap_or_default());
-        }
-        self.redis.eval(ACK, &[key], &args)?;
+        let mut args = vec![
+            GROUP.to_owned(),
+            done_prefix(channel),
+            REMEMBER_SECONDS.to_owned(),
+        ];
+        args.extend(
+            finished
+                .iter()
+                .flat_map(|(entry, event)| [entry.clone(), event.clone()]),
+        );
+        self.redis.eval(ACK, &[stream(channel)], &args)?;
         Ok(())
     }
 
     /// Moves a message to the dead letters and acknowledges it on its stream, in one step.
-    fn park(&self, channel: &str, entry: &Entry, attempts: u32, error: &str) -> anyhow::Result<()> {
-        let payload = entry.field("event").unwrap_or_default();
+    fn park(&self, channel: &str, entry: &Fresh, attempts: u32, error: &str) -> anyhow::Result<()> {
+        let payload = entry.event.as_deref().unwrap_or_default();
         let attempts = attempts.to_string();
         let now = clock::now_rfc3339();
         let key = stream(channel);
@@ -412,7 +495,7 @@ impl Queue {
                 &key,
                 DEAD_LETTERS,
                 GROUP,
-                &entry.id,
+                &entry.entry_id,
                 "channel",
                 channel,
                 "payload",
@@ -427,7 +510,7 @@ impl Queue {
         )?;
         crate::log::note(format!(
             "events: {channel} {}: dead-lettered after {attempts} attempt(s): {error}",
-            entry.id
+            entry.entry_id
         ));
         Ok(())
     }
@@ -523,4 +606,201 @@ fn dead_letters_of(reply: &[Reply]) -> anyhow::Result<Vec<DeadLetter>> {
             id: e.id,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_redis::Server;
+
+    const CHANNEL: &str = "x_happened";
+
+    fn event(id: &str) -> String {
+        format!(r#"{{"id":"{id}","type":"x_happened"}}"#)
+    }
+
+    /// One READ of CHANNEL, acknowledging `finished` (entry id, event id) first.
+    fn read(
+        redis: &Server,
+        finished: &[(&str, &str)],
+        count: usize,
+        due_after_ms: Option<u64>,
+    ) -> DrainRead {
+        let mut args = vec![
+            GROUP.to_owned(),
+            CONSUMER.to_owned(),
+            done_prefix(CHANNEL),
+            "60".to_owned(),
+            count.to_string(),
+            due_after_ms.map_or(String::new(), |ms| ms.to_string()),
+            "100".to_owned(),
+        ];
+        for (entry, id) in finished {
+            args.extend([entry.to_string(), id.to_string()]);
+        }
+        let reply = redis.eval_flat(READ, &[stream(CHANNEL), bell(CHANNEL)], &args);
+        delivery::drain_read(&reply).unwrap()
+    }
+
+    fn events(read: &DrainRead) -> Vec<&str> {
+        read.fresh
+            .iter()
+            .map(|f| f.event.as_deref().unwrap())
+            .collect()
+    }
+
+    fn send(redis: &Server, payloads: &[String]) {
+        let also = sending(CHANNEL, payloads);
+        redis.eval(&also.script(), &also.keys, &also.args).unwrap();
+    }
+
+    fn ringing(redis: &Server) -> bool {
+        redis.cli(&["EXISTS", &bell(CHANNEL)]).unwrap() == "1"
+    }
+
+    fn start() -> Server {
+        let redis = Server::start();
+        redis
+            .cli(&["XGROUP", "CREATE", &stream(CHANNEL), GROUP, "0", "MKSTREAM"])
+            .unwrap();
+        redis
+    }
+
+    #[test]
+    fn a_drain_reads_until_nothing_is_new_and_only_then_stops_the_bell() {
+        let redis = start();
+        let heard = redis.subscribe(CHANNEL);
+        send(&redis, &[event("e1"), event("e2"), event("e3")]);
+        assert!(ringing(&redis));
+
+        // A first read answers what is due (nothing yet) and the first batch; the bell rings on.
+        let first = read(&redis, &[], 2, Some(0));
+        assert!(first.due.is_empty() && !first.ended);
+        assert_eq!(events(&first), [event("e1"), event("e2")]);
+        assert_eq!(first.fresh[0].event_id.as_deref(), Some("e1"));
+        // Sent while the drain runs: no bell of its own, read by the same drain.
+        send(&redis, &[event("e4")]);
+        assert!(ringing(&redis));
+        let finished: Vec<(&str, &str)> = first
+            .fresh
+            .iter()
+            .map(|f| (f.entry_id.as_str(), f.event_id.as_deref().unwrap()))
+            .collect();
+        let second = read(&redis, &finished, 2, None);
+        assert_eq!(events(&second), [event("e3"), event("e4")]);
+        assert!(ringing(&redis));
+        // The finished ones were acknowledged, deleted and remembered by the second read.
+        assert_eq!(redis.cli(&["XLEN", &stream(CHANNEL)]).unwrap(), "2");
+        assert_eq!(
+            redis
+                .cli(&["XPENDING", &stream(CHANNEL), GROUP])
+                .unwrap()
+                .lines()
+                .next(),
+            Some("2")
+        );
+        let ttl: i64 = redis
+            .cli(&["TTL", &format!("{}e1", done_prefix(CHANNEL))])
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&ttl), "e1 remembered for {ttl} s");
+        // Nothing new: the drain is over and the bell stops in the same step.
+        let last = read(&redis, &[], 2, None);
+        assert!(last.ended && last.fresh.is_empty());
+        assert!(!ringing(&redis));
+        // So the next event rings again.
+        send(&redis, &[event("e5")]);
+        assert!(ringing(&redis));
+        assert_eq!(heard.heard(), [event("e3"), event("e5")]);
+
+        // The next drain's first read also answers the two read and not acknowledged...
+        let next = read(&redis, &[], 100, Some(0));
+        assert_eq!(next.due.len(), 2);
+        assert_eq!(events(&next), [event("e5")]);
+        assert!(ringing(&redis));
+        // ...unless they have not been idle that long.
+        let over = read(&redis, &[], 100, Some(60_000));
+        assert!(over.due.is_empty() && over.ended);
+        assert!(!ringing(&redis));
+    }
+
+    #[test]
+    fn an_event_finished_before_is_acknowledged_on_read_and_not_handed_out() {
+        let redis = start();
+        redis
+            .cli(&["SET", &format!("{}e1", done_prefix(CHANNEL)), "1"])
+            .unwrap();
+        let odd = [
+            "not json".to_owned(),
+            r#"{"id":7}"#.to_owned(),
+            r#"{"id":""}"#.to_owned(),
+            r#"{"id":"a b"}"#.to_owned(),
+            format!(r#"{{"id":"{}"}}"#, "x".repeat(129)),
+        ];
+        let mut payloads = vec![event("e1"), event("e2")];
+        payloads.extend(odd.iter().cloned());
+        send(&redis, &payloads);
+        redis
+            .cli(&["XADD", &stream(CHANNEL), "*", "other", "field"])
+            .unwrap();
+
+        let read = read(&redis, &[], 100, None);
+        assert_eq!(read.duplicates, 1);
+        let taken: Vec<(Option<&str>, Option<&str>)> = read
+            .fresh
+            .iter()
+            .map(|f| (f.event.as_deref(), f.event_id.as_deref()))
+            .collect();
+        let mut expected = vec![(Some(event("e2")), Some("e2"))];
+        expected.extend(odd.iter().map(|p| (Some(p.clone()), None)));
+        expected.push((None, None));
+        let expected: Vec<(Option<&str>, Option<&str>)> =
+            expected.iter().map(|(e, id)| (e.as_deref(), *id)).collect();
+        assert_eq!(taken, expected);
+        // The duplicate is gone from the stream and from the group's pending list.
+        assert_eq!(redis.cli(&["XLEN", &stream(CHANNEL)]).unwrap(), "7");
+        assert_eq!(
+            redis
+                .cli(&["XPENDING", &stream(CHANNEL), GROUP])
+                .unwrap()
+                .lines()
+                .next(),
+            Some("7")
+        );
+    }
+
+    #[test]
+    fn a_claim_takes_an_idle_entry_once_and_skips_a_finished_one() {
+        let redis = start();
+        send(&redis, &[event("e1"), event("e2")]);
+        let first = read(&redis, &[], 100, None);
+        let claim = |id: &str, idle: &str| {
+            let reply = redis.eval_flat(
+                CLAIM,
+                &[stream(CHANNEL)],
+                &[
+                    GROUP.to_owned(),
+                    CONSUMER.to_owned(),
+                    done_prefix(CHANNEL),
+                    idle.to_owned(),
+                    id.to_owned(),
+                ],
+            );
+            let (duplicates, rest) = delivery::count(&reply, "duplicates").unwrap();
+            (duplicates, delivery::fresh_entries(rest).unwrap())
+        };
+        let (e1, e2) = (&first.fresh[0].entry_id, &first.fresh[1].entry_id);
+        // Not idle long enough: not claimed.
+        assert_eq!(claim(e1, "60000"), (0, vec![]));
+        let (duplicates, taken) = claim(e1, "0");
+        assert_eq!(duplicates, 0);
+        assert_eq!(taken, [first.fresh[0].clone()]);
+        // Finished meanwhile (by a worker that did not acknowledge it): acknowledged, not taken.
+        redis
+            .cli(&["SET", &format!("{}e2", done_prefix(CHANNEL)), "1"])
+            .unwrap();
+        assert_eq!(claim(e2, "0"), (1, vec![]));
+        assert_eq!(redis.cli(&["XLEN", &stream(CHANNEL)]).unwrap(), "1");
+    }
 }

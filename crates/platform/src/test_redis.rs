@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use domain::delivery::Reply;
+
 /// A redis-server on a Unix socket of its own, stopped when dropped.
 pub struct Server {
     child: Child,
@@ -70,6 +72,18 @@ impl Server {
         self.cli(&call)
     }
 
+    /// `eval`'s answer as a component gets it through Spin: nested arrays flattened in order.
+    pub fn eval_flat(&self, script: &str, keys: &[String], args: &[String]) -> Vec<Reply> {
+        let mut call = vec!["--json", "EVAL", script];
+        let count = keys.len().to_string();
+        call.push(&count);
+        call.extend(keys.iter().chain(args).map(String::as_str));
+        let json: serde_json::Value = serde_json::from_str(&self.cli(&call).unwrap()).unwrap();
+        let mut out = Vec::new();
+        flatten(json, &mut out);
+        out
+    }
+
     /// A redis-cli subscribed to `channel`; what it heard comes with `Subscriber::heard`.
     pub fn subscribe(&self, channel: &str) -> Subscriber {
         let child = self
@@ -129,5 +143,15 @@ impl Subscriber {
             .filter(|w| w[0] == "message")
             .map(|w| w[2].clone())
             .collect()
+    }
+}
+
+fn flatten(value: serde_json::Value, out: &mut Vec<Reply>) {
+    match value {
+        serde_json::Value::Array(items) => items.into_iter().for_each(|v| flatten(v, out)),
+        serde_json::Value::Null => out.push(Reply::Nil),
+        serde_json::Value::Number(n) => out.push(Reply::Int(n.as_i64().expect("an integer"))),
+        serde_json::Value::String(s) => out.push(Reply::Text(s)),
+        other => panic!("no Redis reply looks like {other}"),
     }
 }
