@@ -15,6 +15,9 @@
 //!   compared with the commit before it in one run, e.g. `before=/tmp/before/spin.toml,
 //!   after=spin.toml` with the other checkout's components built (`cargo build --release
 //!   --target wasm32-wasip2` there);
+//! - `PIPELINE_WINDOWS` (default 1): also a row for each of that many equal parts of a rate's
+//!   run, by when its orders were due, with the orders placed before it: whether the shop
+//!   slows as its history grows (e.g. 500/s for 120 s in 6 windows, 0 to 50,000 orders);
 //! - `PIPELINE_BASE_URL` and `PIPELINE_REDIS_URL` (both loopback, e.g. `http://127.0.0.1:3000`
 //!   and `redis://127.0.0.1:6379`): measure the shop already serving there instead (it is
 //!   restocked like the others, with the operator token in `PIPELINE_OPERATOR_TOKEN`).
@@ -152,7 +155,7 @@ fn measure_apps(
     }
     for &rate in rates {
         for (shop, watch) in &shops {
-            rows.push(run(shop, watch, rate, seconds));
+            rows.extend(run(shop, watch, rate, seconds));
         }
     }
     rows
@@ -166,7 +169,7 @@ fn measure(shop: &Shop, rates: &[f64], seconds: f64) -> Vec<String> {
     };
     rates
         .iter()
-        .map(|&rate| run(shop, &watch, rate, seconds))
+        .flat_map(|&rate| run(shop, &watch, rate, seconds))
         .collect()
 }
 
@@ -206,8 +209,9 @@ struct Sent {
     id: Option<String>,
 }
 
-/// Offers `rate` orders per second for `seconds` and returns the table row.
-fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, seconds: f64) -> String {
+/// Offers `rate` orders per second for `seconds` and returns the table row (and one per
+/// window, see `windows`).
+fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, seconds: f64) -> Vec<String> {
     let total = (rate * seconds).ceil() as usize;
     let clients = (rate.ceil() as usize)
         .clamp(MIN_CLIENTS, MAX_CLIENTS)
@@ -303,35 +307,78 @@ fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, seconds: f64) -> String {
         );
     };
 
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let mut post: Vec<f64> = sent
+    // Each order with when it became READY (`orders` and `ready` follow `sent`'s order).
+    let mut ready = ready.into_iter();
+    let outcomes: Vec<(&Sent, Option<Instant>)> = sent
         .iter()
-        .filter(|s| s.status == Some(202))
-        .map(|s| ms(s.answered - s.due))
+        .map(|s| {
+            let at = s.id.as_ref().and_then(|_| ready.next().flatten());
+            (s, at.filter(|at| *at <= settled_by))
+        })
         .collect();
-    let mut to_ready: Vec<f64> = orders
-        .iter()
-        .zip(&ready)
-        .filter_map(|((_, due), at)| Some(ms(at.filter(|at| *at <= settled_by)? - *due)))
-        .collect();
-    let accepted = post.len();
     // Over at least the span the schedule gives the orders sent (n at `rate` take n/rate s).
-    let window = (last_answer - start)
+    let span = (last_answer - start)
         .as_secs_f64()
         .max(sent.len() as f64 / rate);
-    let accepted_per_s = accepted as f64 / window;
-    let not_ready = accepted - to_ready.len();
-    let unanswered = sent.iter().filter(|s| s.status.is_none()).count();
     let mut notes: Vec<String> = stopped.into_iter().collect();
+    let mut rows = vec![row(&shop.name, rate, &outcomes, span, &mut notes)];
+    // Later windows run on a longer history: a flat column says history costs nothing.
+    let windows = windows();
+    if windows > 1 && outcomes.len() >= windows {
+        let width = seconds / windows as f64;
+        for w in 0..windows {
+            let (from, to) = (w as f64 * width, (w + 1) as f64 * width);
+            let part: Vec<(&Sent, Option<Instant>)> = outcomes
+                .iter()
+                .filter(|(s, _)| {
+                    let at = (s.due - start).as_secs_f64();
+                    at >= from && at < to
+                })
+                .copied()
+                .collect();
+            let before = (from * rate).round() as usize;
+            let mut notes = vec![format!("due {from:.0}-{to:.0} s, {before} orders before")];
+            rows.push(row(&shop.name, rate, &part, width, &mut notes));
+        }
+    }
+    rows
+}
+
+/// `PIPELINE_WINDOWS`: how many equal parts of each rate's run also get a row of their own.
+fn windows() -> usize {
+    env_or("PIPELINE_WINDOWS", "1").parse().unwrap_or(1).max(1)
+}
+
+/// The table row for `outcomes`, orders offered over `span` seconds.
+fn row(
+    name: &str,
+    rate: f64,
+    outcomes: &[(&Sent, Option<Instant>)],
+    span: f64,
+    notes: &mut Vec<String>,
+) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut post: Vec<f64> = outcomes
+        .iter()
+        .filter(|(s, _)| s.status == Some(202))
+        .map(|(s, _)| ms(s.answered - s.due))
+        .collect();
+    let mut to_ready: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|(s, at)| Some(ms((*at)? - s.due)))
+        .collect();
+    let accepted = post.len();
+    let accepted_per_s = accepted as f64 / span;
+    let not_ready = accepted - to_ready.len();
+    let unanswered = outcomes.iter().filter(|(s, _)| s.status.is_none()).count();
     if unanswered > 0 {
         notes.push(format!("{unanswered} without an answer"));
     }
     format!(
-        "| {} | {rate} | {accepted_per_s:.0} | {} | {} | {not_ready} | {} | {} |",
-        shop.name,
+        "| {name} | {rate} | {accepted_per_s:.0} | {} | {} | {not_ready} | {} | {} |",
         percentiles(&mut post),
         percentiles(&mut to_ready),
-        sent.len() - accepted,
+        outcomes.len() - accepted,
         notes.join("; ")
     )
 }
