@@ -1,5 +1,5 @@
 //! The counter's worker. A message on `barista_order_updated` or `kitchen_order_updated` is a
-//! doorbell: the worker drains that station's durable update queue and applies each update to
+//! doorbell: the worker drains both stations' durable update queues and applies each update to
 //! its order (an update that does not move a line forward changes nothing, so repeats are
 //! harmless). Each step becomes a notification (`order_ready` tells the customer to come). It
 //! calls no other component, so it deploys alone; an order a station rejected gets its
@@ -7,29 +7,26 @@
 //! that became READY has its shipment scheduled here, by the saga, at once.
 
 use domain::state::{self, Applied};
-use domain::{clock, events, Station, UpdatedEvent};
+use domain::{clock, events, UpdatedEvent};
 use platform::queue::{self, Delivery, Failure, Queue};
 use platform::store::Store;
 use platform::{orders, saga};
 use spin_sdk::redis_component;
 
 #[redis_component]
-fn on_doorbell(message: bytes::Bytes) -> anyhow::Result<()> {
+fn on_doorbell(_message: bytes::Bytes) -> anyhow::Result<()> {
     let store = Store::open()?;
     let queue = Queue::open()?;
     let policy = queue::retry_policy()?;
-    let all = [Station::Barista, Station::Kitchen].map(events::updated_channel);
-    // Only the rung channel's queue: one doorbell at a time per channel keeps one station's
-    // reports in order (IN_PROGRESS before FULFILLED). An unreadable bell drains both.
-    let channels: Vec<&str> = match queue::rung_channel(&message) {
-        Some(rung) if all.contains(&rung.as_str()) => {
-            all.into_iter().filter(|c| *c == rung).collect()
-        }
-        _ => all.to_vec(),
-    };
-    // Failed attempts and dead letters are logged by the queue itself.
-    for channel in channels {
-        queue.drain(channel, &policy, |batch| apply_batch(&store, batch))?;
+    // Both stations' reports share one doorbell (`events::doorbell`), so whichever channel
+    // rang, this drain reads both: each in stream order, so a station's IN_PROGRESS comes
+    // before its FULFILLED.
+    // Failed attempts and dead letters are logged by the queue itself; one channel's failure
+    // does not keep the other waiting.
+    let drained = events::UPDATED_CHANNELS
+        .map(|channel| queue.drain(channel, &policy, |batch| apply_batch(&store, batch)));
+    for result in drained {
+        result?;
     }
     Ok(())
 }

@@ -151,14 +151,7 @@ pub struct Pending {
 
 /// An extended XPENDING reply: `[id, consumer, idle-ms, deliveries, ...]`.
 pub fn pending(replies: &[Reply]) -> Result<Vec<Pending>, String> {
-    if replies.len() % 4 != 0 {
-        return Err(format!(
-            "XPENDING reply of {} values is not a list of 4-tuples",
-            replies.len()
-        ));
-    }
-    replies
-        .chunks(4)
+    rows(replies, 4, "an XPENDING reply")?
         .map(|row| {
             let id = row[0].text().ok_or("XPENDING: entry id is not text")?;
             let idle = row[2].int().ok_or("XPENDING: idle time is not a number")?;
@@ -215,14 +208,7 @@ pub fn drain_read(replies: &[Reply]) -> Result<DrainRead, String> {
 
 /// Triples of entry id, event (nil if none) and event id ('' if none).
 pub fn fresh_entries(replies: &[Reply]) -> Result<Vec<Fresh>, String> {
-    if replies.len() % 3 != 0 {
-        return Err(format!(
-            "a drain's read: {} values are not a list of (entry, event, id)",
-            replies.len()
-        ));
-    }
-    replies
-        .chunks(3)
+    rows(replies, 3, "a drain's read")?
         .map(|row| {
             let entry_id = row[0]
                 .text()
@@ -239,6 +225,21 @@ pub fn fresh_entries(replies: &[Reply]) -> Result<Vec<Fresh>, String> {
             })
         })
         .collect()
+}
+
+/// `replies` as rows of `width` values, or why they are not.
+fn rows<'a>(
+    replies: &'a [Reply],
+    width: usize,
+    what: &str,
+) -> Result<std::slice::Chunks<'a, Reply>, String> {
+    if replies.len() % width != 0 {
+        return Err(format!(
+            "{what}: {} values are not rows of {width}",
+            replies.len()
+        ));
+    }
+    Ok(replies.chunks(width))
 }
 
 /// A leading count, and what follows it.

@@ -25,6 +25,22 @@ pub const QUEUED_CHANNELS: [&str; 4] = [
     KITCHEN_ORDER_UPDATED,
 ];
 
+/// The stations' reports, which one worker (counter-worker) reads together: every drain of
+/// one reads both, so they share one doorbell (`doorbell`).
+pub const UPDATED_CHANNELS: [&str; 2] = [BARISTA_ORDER_UPDATED, KITCHEN_ORDER_UPDATED];
+
+/// The doorbell that `channel`'s events ring: its own, or the one its group of channels
+/// shares. While it rings, a drain of the whole group is due, so events of any channel of the
+/// group need no bell of their own (one drain, one component instance, for both stations'
+/// reports of an order). A group's every drain must read all its channels.
+pub fn doorbell(channel: &str) -> &str {
+    if UPDATED_CHANNELS.contains(&channel) {
+        "order_updated"
+    } else {
+        channel
+    }
+}
+
 /// The channel on which `station` receives new lines.
 pub fn placed_channel(station: Station) -> &'static str {
     match station {

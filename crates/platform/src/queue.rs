@@ -143,11 +143,12 @@ pub fn sending(channel: &str, payloads: &[String]) -> Also {
 /// How long a doorbell counts as ringing if no drain starts (a bell nobody heard).
 const BELL_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Set while `channel`'s doorbell rings and no drain has started since: further events on
-/// the channel need no bell of their own, since that drain reads them (under load this spares
-/// the workers, which Spin runs one message at a time, most of their doorbells).
+/// Set while `channel`'s doorbell rings and its drain has not read to the end: further
+/// events on the channel (or on a channel sharing its doorbell, `events::doorbell`) need no
+/// bell of their own, since that drain reads them (under load this spares the workers, which
+/// Spin runs one message at a time, most of their doorbells).
 fn bell(channel: &str) -> String {
-    format!("events:bell:{channel}")
+    format!("events:bell:{}", domain::events::doorbell(channel))
 }
 
 /// Where the id of an event finished on `channel` is remembered (for a week).
@@ -158,12 +159,6 @@ fn done_prefix(channel: &str) -> String {
 /// The stream that keeps `channel`'s events until they are acknowledged.
 pub fn stream(channel: &str) -> String {
     format!("events:{channel}")
-}
-
-/// The channel a doorbell names (its envelope's `type`), if any.
-pub fn rung_channel(message: &[u8]) -> Option<String> {
-    let bell: serde_json::Value = serde_json::from_slice(message).ok()?;
-    bell.get("type")?.as_str().map(str::to_owned)
 }
 
 /// Retry settings from the `retry_backoff` and `max_attempts` variables.
@@ -658,6 +653,16 @@ mod tests {
         redis.cli(&["EXISTS", &bell(CHANNEL)]).unwrap() == "1"
     }
 
+    /// How many entries the stream keeps, and how many of them are delivered and pending.
+    fn kept(redis: &Server) -> (u32, u32) {
+        let count = |args: &[&str]| -> u32 {
+            let out = redis.cli(args).unwrap();
+            out.lines().next().unwrap().parse().unwrap()
+        };
+        let key = stream(CHANNEL);
+        (count(&["XLEN", &key]), count(&["XPENDING", &key, GROUP]))
+    }
+
     fn start() -> Server {
         let redis = Server::start();
         redis
@@ -690,15 +695,7 @@ mod tests {
         assert_eq!(events(&second), [event("e3"), event("e4")]);
         assert!(ringing(&redis));
         // The finished ones were acknowledged, deleted and remembered by the second read.
-        assert_eq!(redis.cli(&["XLEN", &stream(CHANNEL)]).unwrap(), "2");
-        assert_eq!(
-            redis
-                .cli(&["XPENDING", &stream(CHANNEL), GROUP])
-                .unwrap()
-                .lines()
-                .next(),
-            Some("2")
-        );
+        assert_eq!(kept(&redis), (2, 2));
         let ttl: i64 = redis
             .cli(&["TTL", &format!("{}e1", done_prefix(CHANNEL))])
             .unwrap()
@@ -759,15 +756,7 @@ mod tests {
             expected.iter().map(|(e, id)| (e.as_deref(), *id)).collect();
         assert_eq!(taken, expected);
         // The duplicate is gone from the stream and from the group's pending list.
-        assert_eq!(redis.cli(&["XLEN", &stream(CHANNEL)]).unwrap(), "7");
-        assert_eq!(
-            redis
-                .cli(&["XPENDING", &stream(CHANNEL), GROUP])
-                .unwrap()
-                .lines()
-                .next(),
-            Some("7")
-        );
+        assert_eq!(kept(&redis), (7, 7));
     }
 
     #[test]

@@ -25,6 +25,15 @@ fn channels() {
 }
 
 #[test]
+fn both_stations_reports_share_a_doorbell_and_nothing_else_does() {
+    let updated = UPDATED_CHANNELS.map(doorbell);
+    assert_eq!(updated[0], updated[1]);
+    let placed = [Station::Barista, Station::Kitchen].map(|s| doorbell(placed_channel(s)));
+    assert_eq!(placed, ["barista_order_placed", "kitchen_order_placed"]);
+    assert!(!updated.contains(&placed[0]) && !updated.contains(&placed[1]));
+}
+
+#[test]
 fn placed_events_only_for_stations_with_lines() {
     let drinks_only = order(&[ItemType::Latte, ItemType::Espresso], &[]);
     let events = placed_events(&drinks_only, NOW, None);
