@@ -321,9 +321,12 @@ fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, seconds: f64) -> Vec<String> 
         .as_secs_f64()
         .max(sent.len() as f64 / rate);
     let mut notes: Vec<String> = stopped.into_iter().collect();
+    let windows = windows();
+    if windows > 1 {
+        notes.push("the whole run".to_owned());
+    }
     let mut rows = vec![row(&shop.name, rate, &outcomes, span, &mut notes)];
     // Later windows run on a longer history: a flat column says history costs nothing.
-    let windows = windows();
     if windows > 1 && outcomes.len() >= windows {
         let width = seconds / windows as f64;
         for w in 0..windows {
