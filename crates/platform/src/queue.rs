@@ -4,13 +4,13 @@
 //! consumer group:
 //!
 //! - `send` appends the event to the stream and, in the same atomic step, publishes it on the
-//!   channel unless that channel's doorbell already rings for a drain not yet started; the
-//!   published message is only a doorbell (so the channel carries some of the events, the
-//!   stream all of them).
+//!   channel unless that channel's doorbell already rings for a drain that has not read to
+//!   the end; the published message is only a doorbell (so the channel carries some of the
+//!   events, the stream all of them).
 //! - On any doorbell, a worker `drain`s the stream: first it takes back messages delivered
 //!   earlier and not acknowledged within their backoff (a failed attempt, a worker that died),
-//!   then it reads new ones. The group gives each message to one worker, however many
-//!   replicas hear the bell.
+//!   then it reads new ones until a read finds none, which stops the bell. The group gives
+//!   each message to one worker, however many replicas hear the bell.
 //! - A message is acknowledged (and deleted) only after the handler's effects are stored.
 //!   Its event id is remembered for a week, so a message that comes again is skipped.
 //! - A handler failure is retried with doubling backoff; after `max_attempts` deliveries, or
@@ -124,10 +124,13 @@ redis.call('XADD', KEYS[2], '*', 'event', ARGV[2]) \
 return 1";
 
 /// Appends entries `event` = A[3..] to stream K[1]; then, unless the doorbell of channel
-/// A[1] is already ringing (K[2] is set: rung, and no drain has started since; for at most
-/// A[2] ms, in case nobody heard it), rings it with the last event. (A `store::Also`.)
+/// A[1] is already ringing (K[2] is set: rung, and its drain has not read to the end; for at
+/// most A[2] ms), rings it with the last event. A bell nobody heard (no worker subscribed)
+/// starts no drain, so it does not count as ringing: the next event rings again.
+/// (A `store::Also`.)
 const SEND: &str = "for i = 3, #A do redis.call('XADD', K[1], '*', 'event', A[i]) end \
-if redis.call('SET', K[2], '1', 'NX', 'PX', A[2]) then redis.call('PUBLISH', A[1], A[#A]) end";
+if redis.call('SET', K[2], '1', 'NX', 'PX', A[2]) \
+and redis.call('PUBLISH', A[1], A[#A]) == 0 then redis.call('DEL', K[2]) end";
 
 /// `Queue::send_all` as part of another atomic write (an outbox kept with the state).
 pub fn sending(channel: &str, payloads: &[String]) -> Also {
@@ -140,7 +143,7 @@ pub fn sending(channel: &str, payloads: &[String]) -> Also {
     }
 }
 
-/// How long a doorbell counts as ringing if no drain starts (a bell nobody heard).
+/// How long a doorbell counts as ringing at most (its drain may have died).
 const BELL_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Set while `channel`'s doorbell rings and its drain has not read to the end: further
@@ -720,6 +723,17 @@ mod tests {
         let over = read(&redis, &[], 100, Some(60_000));
         assert!(over.due.is_empty() && over.ended);
         assert!(!ringing(&redis));
+    }
+
+    #[test]
+    fn a_bell_nobody_hears_does_not_keep_the_next_event_from_ringing() {
+        let redis = start();
+        send(&redis, &[event("e1")]);
+        assert!(!ringing(&redis));
+        let heard = redis.subscribe(CHANNEL);
+        send(&redis, &[event("e2")]);
+        assert!(ringing(&redis));
+        assert_eq!(heard.heard(), [event("e2")]);
     }
 
     #[test]
