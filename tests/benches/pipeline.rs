@@ -67,6 +67,12 @@ fn main() -> Result<()> {
     if seconds <= 0.0 || rates.iter().any(|r| *r <= 0.0) {
         bail!("PIPELINE_RATES and PIPELINE_SECONDS must be positive");
     }
+    let windows: usize = env_or("PIPELINE_WINDOWS", "1")
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .context("PIPELINE_WINDOWS must be a whole number, 1 or more")?;
+    let load = Load { seconds, windows };
     let mut rows = Vec::new();
     match (
         std::env::var("PIPELINE_BASE_URL"),
@@ -83,13 +89,13 @@ fn main() -> Result<()> {
                     .context("PIPELINE_OPERATOR_TOKEN: an operator's token, to restock")?,
                 _processes: None,
             };
-            rows.extend(measure(&shop, &rates, seconds));
+            rows.extend(measure(&shop, &rates, &load));
         }
         (Err(_), Err(_)) => {
             test_support::build_wasm(COMPONENTS)?;
             let manifests = manifests()?;
             for name in list("PIPELINE_RUNTIMES", "spin-lite,3.6.3,4.0.2") {
-                rows.extend(measure_apps(&name, &manifests, &rates, seconds));
+                rows.extend(measure_apps(&name, &manifests, &rates, &load));
             }
         }
         _ => bail!("set both PIPELINE_BASE_URL and PIPELINE_REDIS_URL, or neither"),
@@ -135,7 +141,7 @@ fn measure_apps(
     name: &str,
     manifests: &[(String, PathBuf)],
     rates: &[f64],
-    seconds: f64,
+    load: &Load,
 ) -> Vec<String> {
     let mut shops = Vec::new();
     let mut rows = Vec::new();
@@ -155,21 +161,21 @@ fn measure_apps(
     }
     for &rate in rates {
         for (shop, watch) in &shops {
-            rows.extend(run(shop, watch, rate, seconds));
+            rows.extend(run(shop, watch, rate, load));
         }
     }
     rows
 }
 
 /// Every rate on `shop`: one table row each, or one row saying why none could run.
-fn measure(shop: &Shop, rates: &[f64], seconds: f64) -> Vec<String> {
+fn measure(shop: &Shop, rates: &[f64], load: &Load) -> Vec<String> {
     let watch = match prepare(shop) {
         Ok(watch) => watch,
         Err(e) => return vec![failed(&shop.name, "not measured", &e)],
     };
     rates
         .iter()
-        .flat_map(|&rate| run(shop, &watch, rate, seconds))
+        .flat_map(|&rate| run(shop, &watch, rate, load))
         .collect()
 }
 
@@ -182,7 +188,11 @@ fn prepare(shop: &Shop) -> Result<ReadyWatch> {
     restock(shop)?;
     // A few orders first, so that no rate pays for first connections and first instances.
     eprintln!("pipeline: {}: warming up", shop.name);
-    run(shop, &watch, 20.0, 1.0);
+    let warm_up = Load {
+        seconds: 1.0,
+        windows: 1,
+    };
+    run(shop, &watch, 20.0, &warm_up);
     Ok(watch)
 }
 
@@ -209,9 +219,17 @@ struct Sent {
     id: Option<String>,
 }
 
-/// Offers `rate` orders per second for `seconds` and returns the table row (and one per
-/// window, see `windows`).
-fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, seconds: f64) -> Vec<String> {
+/// How long each rate is offered, and in how many equal parts (`PIPELINE_WINDOWS`) it also
+/// gets a row of its own.
+struct Load {
+    seconds: f64,
+    windows: usize,
+}
+
+/// Offers `rate` orders per second for `load.seconds` and returns the table row (and one per
+/// window).
+fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, load: &Load) -> Vec<String> {
+    let Load { seconds, windows } = *load;
     let total = (rate * seconds).ceil() as usize;
     let clients = (rate.ceil() as usize)
         .clamp(MIN_CLIENTS, MAX_CLIENTS)
@@ -321,7 +339,6 @@ fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, seconds: f64) -> Vec<String> 
         .as_secs_f64()
         .max(sent.len() as f64 / rate);
     let mut notes: Vec<String> = stopped.into_iter().collect();
-    let windows = windows();
     if windows > 1 {
         notes.push("the whole run".to_owned());
     }
@@ -339,17 +356,16 @@ fn run(shop: &Shop, watch: &ReadyWatch, rate: f64, seconds: f64) -> Vec<String> 
                 })
                 .copied()
                 .collect();
-            let before = (from * rate).round() as usize;
+            // The orders accepted before this part: the history it runs on.
+            let before = outcomes
+                .iter()
+                .filter(|(s, _)| (s.due - start).as_secs_f64() < from && s.status == Some(202))
+                .count();
             let mut notes = vec![format!("due {from:.0}-{to:.0} s, {before} orders before")];
             rows.push(row(&shop.name, rate, &part, width, &mut notes));
         }
     }
     rows
-}
-
-/// `PIPELINE_WINDOWS`: how many equal parts of each rate's run also get a row of their own.
-fn windows() -> usize {
-    env_or("PIPELINE_WINDOWS", "1").parse().unwrap_or(1).max(1)
 }
 
 /// The table row for `outcomes`, orders offered over `span` seconds.

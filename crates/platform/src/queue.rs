@@ -360,11 +360,7 @@ impl Queue {
             due_after,
             "100".to_owned(),
         ];
-        args.extend(
-            finished
-                .iter()
-                .flat_map(|(entry, event)| [entry.clone(), event.clone()]),
-        );
+        args.extend(ack_args(finished));
         let reply = self
             .redis
             .eval(READ, &[stream(channel), bell(channel)], &args)?;
@@ -470,11 +466,7 @@ impl Queue {
             done_prefix(channel),
             REMEMBER_SECONDS.to_owned(),
         ];
-        args.extend(
-            finished
-                .iter()
-                .flat_map(|(entry, event)| [entry.clone(), event.clone()]),
-        );
+        args.extend(ack_args(finished));
         self.redis.eval(ACK, &[stream(channel)], &args)?;
         Ok(())
     }
@@ -586,6 +578,13 @@ impl Queue {
     fn exec(&self, command: &str, args: &[&str]) -> anyhow::Result<Vec<Reply>> {
         self.redis.exec(command, args)
     }
+}
+
+/// `finished` (entry id, event id or '') as the arguments of the Lua `ack`.
+fn ack_args(finished: &[(String, String)]) -> impl Iterator<Item = String> + '_ {
+    finished
+        .iter()
+        .flat_map(|(entry, event)| [entry.clone(), event.clone()])
 }
 
 fn dead_letters_of(reply: &[Reply]) -> anyhow::Result<Vec<DeadLetter>> {

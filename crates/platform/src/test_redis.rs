@@ -66,18 +66,13 @@ impl Server {
 
     /// EVAL of `script` on `keys` and `args`.
     pub fn eval(&self, script: &str, keys: &[String], args: &[String]) -> Result<String, String> {
-        let mut call = vec!["EVAL".to_owned(), script.to_owned(), keys.len().to_string()];
-        call.extend_from_slice(keys);
-        call.extend_from_slice(args);
-        self.cli(&call)
+        self.cli(&eval_call(script, keys, args))
     }
 
     /// `eval`'s answer as a component gets it through Spin: nested arrays flattened in order.
     pub fn eval_flat(&self, script: &str, keys: &[String], args: &[String]) -> Vec<Reply> {
-        let mut call = vec!["--json", "EVAL", script];
-        let count = keys.len().to_string();
-        call.push(&count);
-        call.extend(keys.iter().chain(args).map(String::as_str));
+        let mut call = vec!["--json".to_owned()];
+        call.extend(eval_call(script, keys, args));
         let json: serde_json::Value = serde_json::from_str(&self.cli(&call).unwrap()).unwrap();
         let mut out = Vec::new();
         flatten(json, &mut out);
@@ -144,6 +139,14 @@ impl Subscriber {
             .map(|w| w[2].clone())
             .collect()
     }
+}
+
+/// redis-cli's arguments for an EVAL.
+fn eval_call(script: &str, keys: &[String], args: &[String]) -> Vec<String> {
+    let mut call = vec!["EVAL".to_owned(), script.to_owned(), keys.len().to_string()];
+    call.extend_from_slice(keys);
+    call.extend_from_slice(args);
+    call
 }
 
 fn flatten(value: serde_json::Value, out: &mut Vec<Reply>) {
